@@ -18,6 +18,7 @@ class Problem:
         line: 1-based line of the value in the file, or None when unknown.
         found: What the file contains there, already formatted for a message.
         allowed: What the key accepts, for example ``an integer >= 1``.
+
     """
 
     key: str
@@ -59,6 +60,7 @@ class StrategyCrashError(RecoveryLabError):
         exit_code: Its exit status, negative for a signal number.
         incarnation: 1-based number of the launch that crashed.
         stderr_tail: Last lines of its standard error.
+
     """
 
     def __init__(

@@ -1,0 +1,154 @@
+"""The saved results of a study: a versioned JSON document.
+
+``results.json`` is an object with these keys (schema version 1):
+
+- ``schema``: always ``"recovery_lab.results"``; ``version``: the integer 1.
+- ``created``: local time the study started, ISO 8601.
+- ``scenario``: the scenario as run, defaults filled in.
+- ``system_database``: ``"sqlite"`` or ``"postgresql"``.
+- ``machine``: ``cpus``, ``platform``, ``python`` and ``dbos`` versions.
+- ``runs``: one object per run with ``strategy``, ``mode`` (``baseline`` or
+  ``faults``), ``repetition``, ``run_dir`` (relative to the results directory),
+  ``settings`` (the strategy's settings), ``outcome`` (how the run ended, from the
+  supervisor) and ``metrics`` (see metrics.py for each definition).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from recovery_lab.errors import ResultsError
+from recovery_lab.metrics import RunMetrics
+
+SCHEMA = "recovery_lab.results"
+SCHEMA_VERSION = 1
+RESULTS_FILE = "results.json"
+
+
+@dataclass
+class RunResult:
+    """One run of a study.
+
+    Attributes:
+        strategy: Strategy name.
+        mode: ``baseline`` (no faults) or ``faults``.
+        repetition: 1-based repetition number within the mode.
+        run_dir: The run's directory, relative to the results directory.
+        settings: The strategy's settings.
+        outcome: How the run ended, as in ``supervisor.RunOutcome`` without results.
+        metrics: The measured metrics.
+
+    """
+
+    strategy: str
+    mode: str
+    repetition: int
+    run_dir: str
+    settings: dict[str, Any]
+    outcome: dict[str, Any]
+    metrics: RunMetrics
+
+    @property
+    def status(self) -> str:
+        """How the run ended: ``completed``, ``gave_up``, ``crashed``, and so on."""
+        return str(self.outcome["status"])
+
+    @property
+    def leaked(self) -> list[dict[str, Any]]:
+        """Processes found alive after an incarnation ended, by incarnation."""
+        return list(self.outcome.get("leaked", []))
+
+
+@dataclass
+class StudyResults:
+    """Every run of one study, with what it ran and where."""
+
+    scenario: dict[str, Any]
+    created: str
+    system_database: str
+    machine: dict[str, Any]
+    runs: list[RunResult] = field(default_factory=list)
+
+    def find(self, strategy: str, mode: str = "faults") -> list[RunResult]:
+        """Return the runs of one strategy in one mode."""
+        return [r for r in self.runs if r.strategy == strategy and r.mode == mode]
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return the results as the JSON document described in this module."""
+        runs = []
+        for run in self.runs:
+            data = asdict(run)
+            data["metrics"] = run.metrics.to_dict()
+            runs.append(data)
+        return {
+            "schema": SCHEMA,
+            "version": SCHEMA_VERSION,
+            "created": self.created,
+            "scenario": self.scenario,
+            "system_database": self.system_database,
+            "machine": self.machine,
+            "runs": runs,
+        }
+
+
+def save_results(results_dir: Path, study: StudyResults) -> None:
+    """Write ``results.json`` atomically, so a reader never sees half of it."""
+    target = results_dir / RESULTS_FILE
+    temporary = target.with_suffix(".json.tmp")
+    temporary.write_text(json.dumps(study.to_dict(), indent=2) + "\n")
+    os.replace(temporary, target)
+
+
+def load_results(results_dir: str | os.PathLike[str]) -> StudyResults:
+    """Read the results of a study.
+
+    Raises:
+        ResultsError: If the directory or its ``results.json`` is missing, is not
+            valid JSON, is of another schema version, or lacks a required field.
+
+    """
+    directory = Path(results_dir)
+    path = directory / RESULTS_FILE
+    if not directory.is_dir():
+        raise ResultsError(f"{directory}: not a directory of study results")
+    try:
+        data = json.loads(path.read_text())
+    except FileNotFoundError:
+        raise ResultsError(
+            f"{path}: not found; is {directory} a results directory?"
+        ) from None
+    except (OSError, ValueError) as exc:
+        raise ResultsError(f"{path}: cannot read results: {exc}") from None
+    if not isinstance(data, dict) or data.get("schema") != SCHEMA:
+        raise ResultsError(f"{path}: not a recovery_lab results file")
+    if data.get("version") != SCHEMA_VERSION:
+        raise ResultsError(
+            f"{path}: results schema version {data.get('version')!r} is not "
+            f"supported; this recovery_lab reads version {SCHEMA_VERSION}"
+        )
+    try:
+        runs = [
+            RunResult(
+                strategy=run["strategy"],
+                mode=run["mode"],
+                repetition=int(run["repetition"]),
+                run_dir=run["run_dir"],
+                settings=dict(run["settings"]),
+                outcome=dict(run["outcome"]),
+                metrics=RunMetrics.from_dict(run["metrics"]),
+            )
+            for run in data["runs"]
+        ]
+        return StudyResults(
+            scenario=dict(data["scenario"]),
+            created=str(data["created"]),
+            system_database=str(data["system_database"]),
+            machine=dict(data["machine"]),
+            runs=runs,
+        )
+    except (KeyError, TypeError, ValueError) as exc:
+        raise ResultsError(f"{path}: malformed results: {exc!r}") from None

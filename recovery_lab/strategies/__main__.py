@@ -1,0 +1,53 @@
+"""Entry point of a strategy process: ``python -m recovery_lab.strategies CONFIG``.
+
+Exit status: 0 when every task finished and the results were written, 1 when the
+strategy raised, 2 for a bad command line. The process exits through ``os._exit``
+after shutting DBOS down, because threads that DBOS started can otherwise keep a
+finished process alive.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+import traceback
+
+from recovery_lab.strategies import load_strategy, uses_dbos
+from recovery_lab.strategies.common import StrategyConfig, write_results
+
+
+def main(argv: list[str]) -> int:
+    """Run the strategy that the configuration file names and write its results."""
+    if len(argv) != 1:
+        print("usage: python -m recovery_lab.strategies CONFIG_JSON", file=sys.stderr)
+        return 2
+    logging.basicConfig(
+        level=logging.INFO,
+        format="%(asctime)s %(process)d %(name)s %(levelname)s %(message)s",
+    )
+    config = StrategyConfig.load(argv[0])
+    status = 0
+    try:
+        results = load_strategy(config.strategy)(config)
+        write_results(config.result_path, results)
+    except BaseException:
+        traceback.print_exc()
+        status = 1
+    finally:
+        if uses_dbos(config.strategy):
+            from recovery_lab.strategies.dbos_runtime import shutdown_dbos
+
+            try:
+                shutdown_dbos()
+            except Exception:
+                traceback.print_exc()
+                status = 1
+    return status
+
+
+if __name__ == "__main__":
+    code = main(sys.argv[1:])
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)
