@@ -120,6 +120,12 @@ def _default_results_dir(name: str) -> Path:
     return path
 
 
+def _table_console() -> Console:
+    """Return a console for the final table, wide enough when output is piped."""
+    console = Console()
+    return console if console.is_terminal else Console(width=160)
+
+
 def _study_passed(study: StudyResults) -> bool:
     return all(
         run.status == "completed" and run.metrics.correct and not run.leaked
@@ -151,7 +157,7 @@ def command_run(args: argparse.Namespace, console: Console) -> int:
             on_progress=progress,
         )
     report_path = write_report(results_dir, study)
-    Console().print(comparison_table(study))
+    _table_console().print(comparison_table(study))
     print(f"results: {results_dir / 'results.json'}")
     print(f"report:  {report_path}")
     return EXIT_OK if _study_passed(study) else EXIT_FAILED
@@ -161,7 +167,7 @@ def command_report(args: argparse.Namespace, console: Console) -> int:
     """Rebuild the report of a results directory."""
     study = load_results(args.results_dir)
     report_path = write_report(args.results_dir, study)
-    Console().print(comparison_table(study))
+    _table_console().print(comparison_table(study))
     print(f"report: {report_path}")
     return EXIT_OK if _study_passed(study) else EXIT_FAILED
 

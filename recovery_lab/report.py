@@ -10,20 +10,21 @@ from recovery_lab.results import RunResult, StudyResults
 
 REPORT_FILE = "report.md"
 
-# Column title and how to render it from a run, for both the terminal and Markdown.
+# Column titles, shared by the terminal table and the Markdown report. README.md
+# defines each metric.
 COLUMNS = (
     "strategy",
     "run",
     "status",
-    "time (s)",
+    "time s",
     "vs no-fault",
     "incarnations",
     "kills",
     "finished",
     "recomputed",
-    "lost in flight",
-    "wasted CPU (s)",
-    "recovery (s)",
+    "lost",
+    "wasted CPU s",
+    "recovery s",
     "PIDs",
     "correct",
     "leaked",
@@ -74,7 +75,7 @@ def comparison_table(study: StudyResults) -> Table:
     table = Table(title=f"Scenario {study.scenario.get('name', '?')}")
     for column in COLUMNS:
         numeric = column not in ("strategy", "run", "status", "correct")
-        table.add_column(column, justify="right" if numeric else "left")
+        table.add_column(column, justify="right" if numeric else "left", no_wrap=True)
     for run in study.runs:
         table.add_row(*run_row(study, run))
     return table
