@@ -123,7 +123,7 @@ def _default_results_dir(name: str) -> Path:
 def _table_console() -> Console:
     """Return a console for the final table, wide enough when output is piped."""
     console = Console()
-    return console if console.is_terminal else Console(width=160)
+    return console if console.is_terminal else Console(width=200)
 
 
 def _study_passed(study: StudyResults) -> bool:

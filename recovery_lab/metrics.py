@@ -15,6 +15,11 @@ Definitions (all times in seconds, CPU in CPU-seconds):
 - ``recovery_times``: for each restart, from its launch to the first task that
   finished in it.
 - ``distinct_pids``: processes that ran at least one attempt.
+- ``idle_time``: total time during which no attempt was running: process start-up,
+  DBOS launch and recovery, queue polling, restart delays.
+- ``cores_used``: CPU of all attempts divided by the time during which at least one
+  attempt was running. A strategy held by one GIL stays near 1 however many tasks
+  it runs at once; a process pool approaches the number of cores.
 - ``correct``: the final results equal the expected ones, task by task.
 """
 
@@ -68,6 +73,8 @@ class RunMetrics:
     torn_lines: int = 0
     finished_before_kill: list[int] = field(default_factory=list)
     processes: list[ProcessRow] = field(default_factory=list)
+    idle_time: float = 0.0
+    cores_used: float = 0.0
 
     def to_dict(self) -> dict[str, Any]:
         """Return the metrics as JSON-serialisable data."""
@@ -94,6 +101,22 @@ def _attempt_key(record: dict[str, Any]) -> tuple[Any, ...]:
         record.get("tid"),
         record.get("incarnation"),
     )
+
+
+def _busy_time(intervals: list[tuple[float, float]]) -> float:
+    """Return the length of the union of time intervals."""
+    busy = 0.0
+    current_start = current_end = None
+    for start, end in sorted(intervals):
+        if current_end is None or start > current_end:
+            if current_start is not None and current_end is not None:
+                busy += current_end - current_start
+            current_start, current_end = start, end
+        else:
+            current_end = max(current_end, end)
+    if current_start is not None and current_end is not None:
+        busy += current_end - current_start
+    return busy
 
 
 def compute_metrics(
@@ -180,6 +203,20 @@ def compute_metrics(
     extra = results is not None and any(task not in expected for task in results)
     correct = results is not None and not missing and not wrong and not extra
 
+    # Each attempt runs from its start record to its finish record, or to the kill
+    # or the end of the run when it never finished.
+    kill_times = {r["incarnation"]: r["time"] for r in kills}
+    run_end = max(ends) if ends else first_launch
+    finish_times = {_attempt_key(r): r["time"] for r in finishes}
+    intervals = []
+    for record in starts:
+        end = finish_times.get(_attempt_key(record))
+        if end is None:
+            end = kill_times.get(record["incarnation"], run_end)
+        intervals.append((record["time"], max(record["time"], end)))
+    busy = _busy_time(intervals)
+    all_cpu = useful + wasted
+
     per_task = Counter(r["task"] for r in finishes)
     return RunMetrics(
         total_time=total_time,
@@ -200,4 +237,6 @@ def compute_metrics(
         torn_lines=torn_lines,
         finished_before_kill=[r["finished_in_incarnation"] for r in kills],
         processes=sorted(processes.values(), key=lambda row: row.pid),
+        idle_time=max(0.0, total_time - busy),
+        cores_used=all_cpu / busy if busy > 0 else 0.0,
     )

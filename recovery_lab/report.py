@@ -25,9 +25,17 @@ COLUMNS = (
     "lost",
     "wasted CPU s",
     "recovery s",
+    "idle s",
+    "cores used",
     "PIDs",
     "correct",
     "leaked",
+)
+
+
+# The terminal table leaves out what the Markdown report adds for detail.
+TERMINAL_COLUMNS = tuple(
+    column for column in COLUMNS if column not in ("incarnations", "finished")
 )
 
 
@@ -64,6 +72,8 @@ def run_row(study: StudyResults, run: RunResult) -> list[str]:
         str(metrics.lost_in_flight),
         f"{metrics.wasted_cpu:.2f}",
         recovery or "-",
+        f"{metrics.idle_time:.2f}",
+        f"{metrics.cores_used:.2f}",
         str(metrics.distinct_pids),
         "yes" if metrics.correct else "NO",
         str(leaked),
@@ -73,11 +83,13 @@ def run_row(study: StudyResults, run: RunResult) -> list[str]:
 def comparison_table(study: StudyResults) -> Table:
     """Build the comparison table printed at the end of ``run``."""
     table = Table(title=f"Scenario {study.scenario.get('name', '?')}")
-    for column in COLUMNS:
+    keep = [COLUMNS.index(column) for column in TERMINAL_COLUMNS]
+    for column in TERMINAL_COLUMNS:
         numeric = column not in ("strategy", "run", "status", "correct")
         table.add_column(column, justify="right" if numeric else "left", no_wrap=True)
     for run in study.runs:
-        table.add_row(*run_row(study, run))
+        cells = run_row(study, run)
+        table.add_row(*(cells[index] for index in keep))
     return table
 
 

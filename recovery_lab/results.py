@@ -65,13 +65,28 @@ class RunResult:
 
 @dataclass
 class StudyResults:
-    """Every run of one study, with what it ran and where."""
+    """Every run of one study, with what it ran and where.
+
+    ``directory`` is the results directory the study was saved in or read from; it
+    is not itself saved.
+    """
 
     scenario: dict[str, Any]
     created: str
     system_database: str
     machine: dict[str, Any]
     runs: list[RunResult] = field(default_factory=list)
+    directory: Path | None = None
+
+    def run_path(self, run: RunResult) -> Path:
+        """Return the absolute directory of one run.
+
+        Raises:
+            ResultsError: If the study has no directory.
+        """
+        if self.directory is None:
+            raise ResultsError("these results were not saved in a directory")
+        return self.directory / run.run_dir
 
     def find(self, strategy: str, mode: str = "faults") -> list[RunResult]:
         """Return the runs of one strategy in one mode."""
@@ -149,6 +164,7 @@ def load_results(results_dir: str | os.PathLike[str]) -> StudyResults:
             system_database=str(data["system_database"]),
             machine=dict(data["machine"]),
             runs=runs,
+            directory=directory,
         )
     except (KeyError, TypeError, ValueError) as exc:
         raise ResultsError(f"{path}: malformed results: {exc!r}") from None

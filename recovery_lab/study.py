@@ -100,6 +100,7 @@ def run_study(
         system_database="postgresql" if system_db else "sqlite",
         machine=machine,
         runs=[],
+        directory=results_dir,
     )
     save_results(results_dir, study)
     expected = expected_results(scenario.workload.tasks, scenario.workload.n)
