@@ -1,14 +1,17 @@
 """An append-only JSON-lines history of task attempts and supervisor events.
 
 Every process that writes to a ledger opens the file with ``O_APPEND`` and writes
-each record as one line in a single ``write(2)`` call. The kernel appends the whole
-line at the end of the file or nothing, and a SIGKILL cannot interrupt a write to a
-regular file half-way, so a killed writer leaves no torn line and loses no line it
-already wrote: the data is in the page cache, which outlives the process. A power
-loss is another matter and is not simulated here, so records are not fsynced.
+each record as one line in a single ``write(2)`` call, so records of concurrent
+writers never interleave. The data is in the page cache once ``write`` returns, and
+the page cache outlives a killed process, so a SIGKILL loses no record written
+before it. Records are not fsynced: a power loss is not simulated here.
 
-The reader still checks every line and counts any it cannot parse as torn, so that
-this guarantee is measured on every run rather than assumed.
+Linux can still cut a write short when a fatal signal arrives between two pages of
+it (``generic_perform_write`` checks for one before each page), so a record that
+crosses a page boundary may be torn. The next record is then appended right after
+the fragment, on the same line. The reader handles both: it recovers a complete
+record that follows a fragment, because every record starts with ``{"event":``,
+and counts each fragment as a torn line, so the guarantee is measured on every run.
 """
 
 from __future__ import annotations
@@ -38,13 +41,16 @@ class LedgerWriter:
         self._fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
 
     def append(self, record: dict[str, Any]) -> None:
-        """Append one record as a JSON line.
+        """Append one record as a JSON line, its ``event`` key first.
 
         Raises:
-            ValueError: If the encoded record is longer than ``MAX_RECORD_BYTES``.
-
+            ValueError: If the record has no ``event`` key, or if the encoded record
+                is longer than ``MAX_RECORD_BYTES``.
         """
-        data = (json.dumps(record, separators=(",", ":")) + "\n").encode()
+        if "event" not in record:
+            raise ValueError("a ledger record needs an 'event' key")
+        ordered = {"event": record["event"], **record}
+        data = (json.dumps(ordered, separators=(",", ":")) + "\n").encode()
         if len(data) > MAX_RECORD_BYTES:
             raise ValueError(f"ledger record of {len(data)} bytes is too long")
         written = os.write(self._fd, data)
@@ -83,15 +89,41 @@ def current_incarnation() -> int:
     return int(os.environ.get(INCARNATION_ENV, "0"))
 
 
+RECORD_START = b'{"event":'
+
+
+def parse_line(line: bytes) -> tuple[dict[str, Any] | None, bool]:
+    """Parse one line of a ledger.
+
+    Returns:
+        The record on the line, or None if there is none, and whether the line
+        holds a torn fragment, alone or before a record.
+    """
+    try:
+        record = json.loads(line)
+    except ValueError:
+        record = None
+    if isinstance(record, dict):
+        return record, False
+    start = line.rfind(RECORD_START)
+    if start > 0:
+        try:
+            record = json.loads(line[start:])
+        except ValueError:
+            record = None
+        if isinstance(record, dict):
+            return record, True
+    return None, True
+
+
 @dataclass
 class LedgerContents:
     """Records read back from a ledger file.
 
     Attributes:
         records: Every record that parsed, in file order.
-        torn_lines: 1-based numbers of lines that did not parse as a JSON object,
-            including a last line with no newline.
-
+        torn_lines: 1-based numbers of lines holding a fragment of a record cut
+            short, including a last line with no newline.
     """
 
     records: list[dict[str, Any]] = field(default_factory=list)
@@ -105,24 +137,19 @@ def read_ledger(path: str | os.PathLike[str]) -> LedgerContents:
         data = Path(path).read_bytes()
     except FileNotFoundError:
         return contents
-    for number, line in enumerate(data.split(b"\n"), start=1):
+    lines = data.split(b"\n")
+    # Whatever follows the last newline is a write that was cut short.
+    trailing = lines.pop()
+    for number, line in enumerate(lines, start=1):
         if not line:
             continue
-        try:
-            record = json.loads(line)
-        except ValueError:
+        record, torn = parse_line(line)
+        if torn:
             contents.torn_lines.append(number)
-            continue
-        if isinstance(record, dict):
+        if record is not None:
             contents.records.append(record)
-        else:
-            contents.torn_lines.append(number)
-    if data and not data.endswith(b"\n") and contents.records:
-        # A complete JSON object without its newline still counts as torn.
-        last = data.count(b"\n") + 1
-        if last not in contents.torn_lines:
-            contents.torn_lines.append(last)
-            contents.records.pop()
+    if trailing:
+        contents.torn_lines.append(len(lines) + 1)
     return contents
 
 
@@ -152,9 +179,6 @@ class LedgerTail:
         for line in lines:
             if not line:
                 continue
-            try:
-                record = json.loads(line)
-            except ValueError:
-                continue
-            if isinstance(record, dict):
+            record, _ = parse_line(line)
+            if record is not None:
                 yield record

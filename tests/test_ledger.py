@@ -91,10 +91,30 @@ def test_ledger_tail_returns_only_complete_lines(tmp_path: Path) -> None:
 def test_ledger_writer_rejects_oversized_record(tmp_path: Path) -> None:
     writer = LedgerWriter(tmp_path / "history.jsonl")
     try:
-        writer.append({"pad": "x" * 5000})
+        writer.append({"event": "tick", "pad": "x" * 5000})
     except ValueError as exc:
         assert "too long" in str(exc)
     else:
         raise AssertionError("a 5 kB record was accepted")
     finally:
         writer.close()
+
+
+def test_read_ledger_recovers_record_after_fragment(tmp_path: Path) -> None:
+    path = tmp_path / "history.jsonl"
+    # A writer killed mid-write left a fragment; the next writer's record follows
+    # it on the same line and must not be lost.
+    path.write_bytes(
+        b'{"event":"start","task":1}\n{"event":"finish","ta{"event":"start","task":2}\n'
+    )
+    contents = read_ledger(path)
+    assert [r["task"] for r in contents.records] == [1, 2]
+    assert contents.torn_lines == [2]
+
+
+def test_ledger_writer_puts_event_key_first(tmp_path: Path) -> None:
+    path = tmp_path / "history.jsonl"
+    writer = LedgerWriter(path)
+    writer.append({"task": 3, "event": "start"})
+    writer.close()
+    assert path.read_bytes().startswith(b'{"event":"start"')
