@@ -8,6 +8,7 @@ directory); 130 when interrupted.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import logging
 import signal
 import sys
@@ -21,8 +22,8 @@ from rich.console import Console
 from recovery_lab import databases
 from recovery_lab.errors import RecoveryLabError, ResultsError, ScenarioError
 from recovery_lab.progress import StudyProgress
-from recovery_lab.report import comparison_table, write_report
-from recovery_lab.results import StudyResults, load_results
+from recovery_lab.report import ReportFiles, comparison_table, write_report
+from recovery_lab.results import RESULTS_FILE, StudyResults, load_results
 from recovery_lab.scenario import load_scenario
 from recovery_lab.study import run_study
 
@@ -85,6 +86,15 @@ def build_parser() -> argparse.ArgumentParser:
         help="DBOS configuration file (default: ./dbos-config.yaml if present)",
     )
     run.add_argument(
+        "--repeat",
+        metavar="N",
+        type=_positive_int,
+        default=None,
+        help="run each strategy with faults N times and report each metric as "
+        "median (min-max) over them (default: the scenario's repetitions, 1 if "
+        "unset); the run without faults stays one run",
+    )
+    run.add_argument(
         "--keep-databases",
         action="store_true",
         help="keep each run's PostgreSQL database instead of dropping it at the end",
@@ -93,10 +103,23 @@ def build_parser() -> argparse.ArgumentParser:
     report = commands.add_parser(
         "report",
         help="rebuild the report of a results directory",
-        description="Rebuild report.md from results.json and print the table.",
+        description=(
+            "Rebuild report.md and report.html from results.json and the run "
+            "histories, and print the table."
+        ),
     )
     report.add_argument("results_dir", type=Path, help="directory written by run")
     return parser
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"invalid integer: {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, found {value}")
+    return value
 
 
 def _configure_logging(verbose: bool) -> None:
@@ -133,9 +156,19 @@ def _study_passed(study: StudyResults) -> bool:
     )
 
 
+def print_summary(study: StudyResults, results_dir: Path, report: ReportFiles) -> None:
+    """Print the comparison table and the paths of the results and reports."""
+    _table_console().print(comparison_table(study))
+    print(f"results: {results_dir / RESULTS_FILE}")
+    print(f"report:  {report.html}")
+    print(f"         {report.markdown}")
+
+
 def command_run(args: argparse.Namespace, console: Console) -> int:
     """Run a scenario; see ``build_parser`` for the options."""
     scenario = load_scenario(args.scenario)
+    if args.repeat is not None:
+        scenario = dataclasses.replace(scenario, repetitions=args.repeat)
     system_db = databases.configured_url(args.system_db, args.dbos_config)
     results_dir = args.results_dir or _default_results_dir(scenario.name)
     if results_dir.exists():
@@ -156,19 +189,14 @@ def command_run(args: argparse.Namespace, console: Console) -> int:
             on_run_start=progress.start_run,
             on_progress=progress,
         )
-    report_path = write_report(results_dir, study)
-    _table_console().print(comparison_table(study))
-    print(f"results: {results_dir / 'results.json'}")
-    print(f"report:  {report_path}")
+    print_summary(study, results_dir, write_report(results_dir, study))
     return EXIT_OK if _study_passed(study) else EXIT_FAILED
 
 
 def command_report(args: argparse.Namespace, console: Console) -> int:
     """Rebuild the report of a results directory."""
     study = load_results(args.results_dir)
-    report_path = write_report(args.results_dir, study)
-    _table_console().print(comparison_table(study))
-    print(f"report: {report_path}")
+    print_summary(study, args.results_dir, write_report(args.results_dir, study))
     return EXIT_OK if _study_passed(study) else EXIT_FAILED
 
 
