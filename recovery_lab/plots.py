@@ -146,13 +146,16 @@ def timeline_figure(timeline: Timeline, title: str, name: str) -> Figure:
             zorder=3,
             gid=f"kill-line-{slug(name)}-{kill.number}",
         )
-        ax.text(
-            kill.time,
-            -0.01,
+        # Kill labels sit in a row above the incarnation labels, ending at their
+        # line, so that neither covers the other.
+        ax.annotate(
             f"{kill.signal} {kill.number}",
-            transform=ax.get_xaxis_transform(),
-            va="top",
-            ha="center",
+            (kill.time, 1.0),
+            xycoords=ax.get_xaxis_transform(),
+            xytext=(0, 12),
+            textcoords="offset points",
+            va="bottom",
+            ha="right",
             fontsize=8,
             color=KILL_COLOUR,
             fontweight="bold",
@@ -161,8 +164,8 @@ def timeline_figure(timeline: Timeline, title: str, name: str) -> Figure:
     ax.set_ylim(0, max(top, 1))
     ax.set_yticks(ticks, labels, fontsize=8)
     ax.set_xlim(0, max(timeline.duration, 0.01) * 1.01)
-    ax.set_xlabel("seconds since the first launch", labelpad=14)
-    ax.set_title(title, fontsize=10, loc="left", pad=16)
+    ax.set_xlabel("seconds since the first launch")
+    ax.set_title(title, fontsize=10, loc="left", pad=26)
     handles: list[Patch | Line2D] = [
         Patch(facecolor=face, edgecolor=edge, hatch=hatch, label=ATTEMPT_LABELS[kind])
         for kind, (face, edge, hatch) in ATTEMPT_STYLES.items()

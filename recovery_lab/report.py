@@ -13,6 +13,7 @@ from recovery_lab.report_document import (
     Code,
     Heading,
     Image,
+    Links,
     Paragraph,
     build_document,
 )
@@ -86,9 +87,13 @@ def render_markdown(blocks: list[Block]) -> str:
             ]
             lines.append("")
         elif isinstance(block, Image):
-            lines += [f"![{block.caption}]({block.plot.path})", ""]
+            lines += [f"![{block.caption or block.plot.path}]({block.plot.path})", ""]
+            if block.caption:
+                lines += [block.caption, ""]
         elif isinstance(block, Code):
             lines += ["```", block.text, "```", ""]
+        elif isinstance(block, Links):
+            lines += [f"- [{text}]({target})" for text, target in block.items] + [""]
     return "\n".join(lines)
 
 

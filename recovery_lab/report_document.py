@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from recovery_lab.report_plots import Plot, StudyPlots, run_name, timeline_title
+from recovery_lab.report_plots import Plot, StudyPlots, run_name
 from recovery_lab.report_tables import (
     COLUMNS,
     EXECUTION_COLUMNS,
@@ -80,7 +80,14 @@ class Code:
     text: str
 
 
-Block = Heading | Paragraph | BulletList | Table | Image | Code
+@dataclass(frozen=True)
+class Links:
+    """A list of links to other files, as (text, relative path) pairs."""
+
+    items: tuple[tuple[str, str], ...]
+
+
+Block = Heading | Paragraph | BulletList | Table | Image | Code | Links
 
 
 def verdict_items(verdicts: Any) -> list[tuple[str, str, str]]:
@@ -289,7 +296,7 @@ def build_document(study: StudyResults, plots: StudyPlots) -> list[Block]:
     for run in study.runs:
         plot = plots.timelines.get(run_name(run))
         if plot is not None:
-            blocks += [Heading(3, run_name(run)), Image(plot, timeline_title(run))]
+            blocks += [Heading(3, run_name(run)), Image(plot, "")]
 
     blocks += [
         Heading(2, "Processes"),

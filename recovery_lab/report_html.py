@@ -16,6 +16,7 @@ from recovery_lab.report_document import (
     Code,
     Heading,
     Image,
+    Links,
     Paragraph,
     Table,
 )
@@ -28,7 +29,8 @@ body { font-family: system-ui, sans-serif; margin: 2em auto; max-width: 78em;
 h1 { font-size: 1.6em; } h2 { margin-top: 2em; border-bottom: 1px solid #ccc; }
 h3 { font-size: 1.05em; margin-top: 1.5em; }
 table { border-collapse: collapse; margin: 0.5em 0 1em; font-size: 0.9em; }
-th, td { border: 1px solid #ccc; padding: 0.2em 0.6em; text-align: left; }
+th, td { border: 1px solid #ccc; padding: 0.2em 0.6em; text-align: left;
+         white-space: nowrap; }
 th { background: #f3f3f3; }
 td.number { text-align: right; font-variant-numeric: tabular-nums; }
 td.bad { color: #b2182b; font-weight: bold; }
@@ -114,11 +116,19 @@ def render_html(blocks: list[Block]) -> str:
             body += [
                 "<figure>",
                 block.plot.svg,
-                f"<figcaption>{_inline(block.caption)}</figcaption>",
-                "</figure>",
             ]
+            if block.caption:
+                body.append(f"<figcaption>{_inline(block.caption)}</figcaption>")
+            body.append("</figure>")
         elif isinstance(block, Code):
             body.append(f"<pre>{html.escape(block.text)}</pre>")
+        elif isinstance(block, Links):
+            body.append("<ul>")
+            body += [
+                f'<li><a href="{html.escape(target)}">{html.escape(text)}</a></li>'
+                for text, target in block.items
+            ]
+            body.append("</ul>")
     return "\n".join(
         [
             "<!DOCTYPE html>",

@@ -13,7 +13,7 @@ from recovery_lab.stats import METRICS_BY_KEY, GroupSummary, slowdown
 from recovery_lab.timeline import Timeline
 
 # Metrics of the summary table, by key of ``stats.METRICS``, after the columns
-# strategy, mode, runs, correct and vs no-fault.
+# strategy, mode, correct and vs no-fault.
 SUMMARY_METRICS = (
     "total_time",
     "kills",
@@ -26,7 +26,6 @@ SUMMARY_METRICS = (
 SUMMARY_COLUMNS = (
     "strategy",
     "mode",
-    "runs",
     "correct",
     "time s",
     "vs no-fault",
@@ -99,11 +98,10 @@ def summary_row(groups: list[GroupSummary], group: GroupSummary) -> list[str]:
     A metric measured in several runs shows as ``median (min-max)``.
     """
     ratio = slowdown(groups, group)
-    ratio_cell = ratio.format(2) + "x" if ratio.count else "-"
+    ratio_cell = ratio.format(2, "x") if ratio.count else "-"
     cells = [
         group.strategy,
         group.mode,
-        str(len(group.runs)),
         f"{group.correct}/{len(group.runs)}",
         group.metrics["total_time"].format(2),
         ratio_cell,

@@ -84,20 +84,27 @@ class Summary:
         """Largest value, or None when there are none."""
         return max(self.values) if self.values else None
 
-    def format(self, decimals: int) -> str:
+    def format(self, decimals: int, unit: str = "") -> str:
         """Format as ``median (min-max)``, or one value when all values are equal.
 
+        Args:
+            decimals: Decimal places of each number.
+            unit: Text appended to the median, such as ``x``.
+
         Returns:
-            ``-`` when there are no values.
+            ``-`` when there are no values. Values that are equal once rounded
+            show as one value.
 
         """
         if not self.values:
             return "-"
         low, high, middle = self.minimum, self.maximum, self.median
         assert low is not None and high is not None and middle is not None
-        if self.count == 1 or low == high:
-            return f"{middle:.{decimals}f}"
-        return f"{middle:.{decimals}f} ({low:.{decimals}f}-{high:.{decimals}f})"
+        text = f"{middle:.{decimals}f}{unit}"
+        low_text, high_text = f"{low:.{decimals}f}", f"{high:.{decimals}f}"
+        if low_text == high_text:
+            return text
+        return f"{text} ({low_text}-{high_text})"
 
 
 @dataclass(frozen=True)
