@@ -31,7 +31,7 @@ from recovery_lab.progress import StudyProgress
 from recovery_lab.report import ReportFiles, comparison_table, write_report
 from recovery_lab.results import RESULTS_FILE, StudyResults, load_results
 from recovery_lab.scenario import Scenario, load_scenario
-from recovery_lab.study import run_study
+from recovery_lab.study import planned_runs, run_study
 from recovery_lab.suite import SuiteEntry, write_suite_report
 
 logger = logging.getLogger("recovery_lab")
@@ -231,7 +231,8 @@ def _run_one(
     console: Console,
 ) -> StudyResults:
     """Run one scenario with a progress display, write its report, print the table."""
-    with StudyProgress(scenario.workload.tasks, console) as progress:
+    runs = len(planned_runs(scenario))
+    with StudyProgress(scenario.workload.tasks, console, runs) as progress:
         study = run_study(
             scenario,
             results_dir,

@@ -100,7 +100,9 @@ class Summary:
             return "-"
         low, high, middle = self.minimum, self.maximum, self.median
         assert low is not None and high is not None and middle is not None
-        text = f"{middle:.{decimals}f}{unit}"
+        # The median of an even number of counts can end in .5: keep that digit.
+        places = 1 if decimals == 0 and middle != int(middle) else decimals
+        text = f"{middle:.{places}f}{unit}"
         low_text, high_text = f"{low:.{decimals}f}", f"{high:.{decimals}f}"
         if low_text == high_text:
             return text

@@ -249,3 +249,12 @@ def test_suite_runs_and_compares_scenarios(tmp_path: Path) -> None:
     assert "| early | pool |" in markdown
     assert "| late | pool |" in markdown
     assert str(suite_dir / "suite.html") in result.stdout
+
+
+def test_summary_format_shows_median_and_range() -> None:
+    assert Summary(()).format(2) == "-"
+    assert Summary((1.0,)).format(2) == "1.00"
+    assert Summary((1.0, 2.0, 4.0)).format(2) == "2.00 (1.00-4.00)"
+    assert Summary((0.0, 1.0)).format(0) == "0.5 (0-1)"
+    assert Summary((1.001, 1.004)).format(2) == "1.00"
+    assert Summary((2.0, 3.0, 4.0)).format(2, "x") == "3.00x (2.00-4.00)"
