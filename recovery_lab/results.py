@@ -11,6 +11,8 @@
   ``faults``), ``repetition``, ``run_dir`` (relative to the results directory),
   ``settings`` (the strategy's settings), ``outcome`` (how the run ended, from the
   supervisor) and ``metrics`` (see metrics.py for each definition).
+
+docs/results-schema.md describes every field and the rules for changing them.
 """
 
 from __future__ import annotations
