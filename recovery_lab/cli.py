@@ -1,9 +1,9 @@
 """Command line: ``python -m recovery_lab {run,suite,compare,report} ...``.
 
 Exit status: 0 when every run completed with a correct result and no leaked
-process; 1 when a run did not, or for ``compare`` when a difference is larger
-than the noise; 2 for invalid input (scenario, option, results directory); 130
-when interrupted.
+process, and 1 when a run did not. ``compare`` exits with 1 when a difference is
+larger than the noise. 2 means invalid input (scenario, option, results
+directory), 130 an interruption.
 """
 
 from __future__ import annotations

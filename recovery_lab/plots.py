@@ -1,7 +1,7 @@
 """Draw a study's plots with matplotlib, as SVG text.
 
 Every plot is a ``matplotlib.figure.Figure`` drawn without pyplot, so no global
-figure state is kept and no display is needed; the Agg backend is selected for
+figure state is kept and no display is needed. The Agg backend is selected for
 anything that would rasterise. Each SVG gets its own id salt, so that several of
 them can be inlined in one HTML page without their element ids colliding. Kill
 lines carry the id ``kill-line-SLUG-N``, which tests and readers can search for.
@@ -184,7 +184,7 @@ def _bar_panel(
 ) -> None:
     """Draw one metric: a no-fault bar and a faulted bar with its range per strategy.
 
-    ``faults`` holds (median, minimum, maximum) per strategy, or None.
+    ``faults`` contains (median, minimum, maximum) per strategy, or None.
     """
     width = 0.38
     positions = range(len(strategies))

@@ -138,7 +138,7 @@ PROCESS_COLUMNS = ("PID", "PPID", "role", "incarnation", "attempts", "finished")
 def process_rows(run: RunResult, timeline: Timeline) -> list[list[str]]:
     """Return one row per process that ran attempts, in ``PROCESS_COLUMNS`` order.
 
-    The role tells whether the tasks ran in the launched strategy process itself
+    The role shows whether the tasks ran in the launched strategy process itself
     (single-process execution) or in processes it started.
     """
     roles = {lane.pid: lane.role for lane in timeline.lanes}

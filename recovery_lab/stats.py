@@ -99,7 +99,9 @@ class Summary:
         if not self.values:
             return "-"
         low, high, middle = self.minimum, self.maximum, self.median
-        assert low is not None and high is not None and middle is not None
+        assert low is not None
+        assert high is not None
+        assert middle is not None
         # The median of an even number of counts can end in .5: keep that digit.
         places = 1 if decimals == 0 and middle != int(middle) else decimals
         text = f"{middle:.{places}f}{unit}"

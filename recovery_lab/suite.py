@@ -66,8 +66,8 @@ def suite_rows(entries: list[SuiteEntry]) -> list[list[str]]:
         for strategy in dict.fromkeys(group.strategy for group in groups):
             by_mode = {g.mode: g for g in groups if g.strategy == strategy}
             base, faults = by_mode.get("baseline"), by_mode.get("faults")
-            shown = faults or base
-            assert shown is not None
+            measured = faults or base
+            assert measured is not None
             ratio = slowdown(groups, faults) if faults else None
             rows.append(
                 [
@@ -76,9 +76,9 @@ def suite_rows(entries: list[SuiteEntry]) -> list[list[str]]:
                     base.metrics["total_time"].format(2) if base else "-",
                     faults.metrics["total_time"].format(2) if faults else "-",
                     ratio.format(2, "x") if ratio and ratio.count else "-",
-                    shown.metrics["recomputed"].format(0),
-                    shown.metrics["lost_in_flight"].format(0),
-                    shown.metrics["wasted_cpu"].format(2),
+                    measured.metrics["recomputed"].format(0),
+                    measured.metrics["lost_in_flight"].format(0),
+                    measured.metrics["wasted_cpu"].format(2),
                     f"{sum(g.correct for g in by_mode.values())}/"
                     f"{sum(len(g.runs) for g in by_mode.values())}",
                 ]
@@ -86,7 +86,7 @@ def suite_rows(entries: list[SuiteEntry]) -> list[list[str]]:
     return rows
 
 
-def _time_panels(entries: list[SuiteEntry]) -> tuple[list[str], list[Plot]]:
+def _time_plot(entries: list[SuiteEntry]) -> Plot:
     strategies = list(
         dict.fromkeys(run.strategy for entry in entries for run in entry.study.runs)
     )
@@ -107,7 +107,7 @@ def _time_panels(entries: list[SuiteEntry]) -> tuple[list[str], list[Plot]]:
                 faults.append((summary.median, summary.minimum, summary.maximum))
         panels.append((f"{entry.name}: total time (s)", baseline, faults))
     figure = strategy_bars_figure(strategies, panels)
-    return strategies, [Plot(f"{PLOTS_DIR}/suite.svg", figure_svg(figure, "suite"))]
+    return Plot(f"{PLOTS_DIR}/suite.svg", figure_svg(figure, "suite"))
 
 
 def suite_document(entries: list[SuiteEntry]) -> list[Block]:
@@ -127,10 +127,9 @@ def suite_document(entries: list[SuiteEntry]) -> list[Block]:
         ),
     ]
     if any(entry.study.runs for entry in entries):
-        _, plots = _time_panels(entries)
         blocks.append(
             Image(
-                plots[0],
+                _time_plot(entries),
                 "Total time per strategy. Grey: without faults. Blue: with faults, "
                 "median with a whisker from minimum to maximum.",
             )

@@ -1,4 +1,4 @@
-"""What happened in one run, attempt by attempt, read back from its history file.
+"""Attempts, incarnations and kills of one run, read back from its history file.
 
 The timeline pairs each task's ``start`` record with its ``finish`` record and
 classifies the attempt the same way as metrics.py counts it:
@@ -20,6 +20,9 @@ from pathlib import Path
 from typing import Any
 
 from recovery_lab.ledger import read_ledger
+
+# Pairs a start with its finish exactly as the metrics do.
+from recovery_lab.metrics import _attempt_key
 
 COMPUTED = "computed"
 RECOMPUTED = "recomputed"
@@ -129,16 +132,6 @@ class Timeline:
     incarnations: list[Incarnation] = field(default_factory=list)
     kills: list[Kill] = field(default_factory=list)
     lanes: list[Lane] = field(default_factory=list)
-
-
-def _attempt_key(record: dict[str, Any]) -> tuple[Any, ...]:
-    # The same key as metrics.py uses to pair a start with its finish.
-    return (
-        record.get("task"),
-        record.get("pid"),
-        record.get("tid"),
-        record.get("incarnation"),
-    )
 
 
 def build_timeline(records: list[dict[str, Any]]) -> Timeline:
