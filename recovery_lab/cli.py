@@ -104,9 +104,11 @@ def build_parser() -> argparse.ArgumentParser:
         description=(
             "Compare each metric of two results directories, strategy by strategy, "
             "as median (min-max) over the repetitions. A difference is marked * "
-            "when each side's median lies outside the other side's min-max range."
+            "when each side's median lies outside the other side's min-max range "
+            "(a single run's value counts as its median), and ? when both sides "
+            "ran once, so that the noise is unknown."
         ),
-        epilog="Exit status: 0 no difference marked, 1 some difference marked, "
+        epilog="Exit status: 0 no difference marked *, 1 some difference marked *, "
         "2 invalid input.",
     )
     compare.add_argument("results_a", type=Path, help="reference results directory")
@@ -311,8 +313,9 @@ def command_compare(args: argparse.Namespace, console: Console) -> int:
     study_a = load_results(args.results_a)
     study_b = load_results(args.results_b)
     comparison = compare_studies(study_a, study_b)
-    title = f"A: {args.results_a}  B: {args.results_b}"
-    _table_console().print(comparison_rich_table(comparison, title))
+    title = f"A: {args.results_a}\nB: {args.results_b}"
+    print(title)
+    _table_console().print(comparison_rich_table(comparison))
     for note in comparison.notes:
         print(f"note: {note}")
     marked = comparison.marked

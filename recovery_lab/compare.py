@@ -2,10 +2,15 @@
 
 For each strategy and mode present in either study, each metric is summarised as
 median, minimum and maximum over the runs that completed (see stats.py). A
-difference is marked as larger than the noise when each side's median lies
-outside the other side's minimum-maximum range. With one run on a side, that
-range is a single value, so every difference is marked: repeat the faulted runs
-(``run --repeat 3``) to make the rule meaningful.
+difference is marked ``*``, larger than the noise between repetitions, when:
+
+- both sides have several runs and each side's median lies outside the other
+  side's minimum-maximum range;
+- one side has a single run and its value lies outside the other side's range.
+
+When both sides have a single run, the noise is unknown, so a difference is
+marked ``?`` instead. The no-fault baseline always runs once, so its rows get
+``?`` at most; repeat the faulted runs (``run --repeat 3``) to judge those.
 """
 
 from __future__ import annotations
@@ -55,27 +60,43 @@ class MetricDifference:
     b: Summary
 
     @property
-    def marked(self) -> bool:
-        """Whether the difference is larger than the noise, by the module's rule."""
+    def mark(self) -> str:
+        """Return ``*``, ``?`` or nothing, by the rule in the module docstring."""
         a_median, b_median = self.a.median, self.b.median
         if a_median is None or b_median is None or a_median == b_median:
-            return False
-        assert self.a.minimum is not None and self.a.maximum is not None
-        assert self.b.minimum is not None and self.b.maximum is not None
-        b_outside_a = not self.a.minimum <= b_median <= self.a.maximum
-        a_outside_b = not self.b.minimum <= a_median <= self.b.maximum
-        return b_outside_a and a_outside_b
+            return ""
+        if self.a.count < 2 and self.b.count < 2:
+            return "?"
+        outside_a = self.a.count < 2 or not _within(b_median, self.a)
+        outside_b = self.b.count < 2 or not _within(a_median, self.b)
+        return "*" if outside_a and outside_b else ""
+
+    @property
+    def marked(self) -> bool:
+        """Whether the difference is larger than the noise (marked ``*``)."""
+        return self.mark == "*"
 
     def change(self) -> str:
         """Format the change of the median, absolute and relative to A."""
         a_median, b_median = self.a.median, self.b.median
         if a_median is None or b_median is None:
             return "-"
+        if a_median == b_median:
+            return "0"
+        difference = b_median - a_median
         decimals = METRICS_BY_KEY[self.metric].decimals
-        text = f"{b_median - a_median:+.{decimals}f}"
+        if decimals == 0 and difference != int(difference):
+            decimals = 1
+        text = f"{difference:+.{decimals}f}"
         if a_median:
-            text += f" ({(b_median - a_median) / a_median:+.0%})"
+            text += f" ({difference / a_median:+.0%})"
         return text
+
+
+def _within(value: float, summary: Summary) -> bool:
+    assert summary.minimum is not None
+    assert summary.maximum is not None
+    return summary.minimum <= value <= summary.maximum
 
 
 @dataclass
@@ -143,16 +164,11 @@ def compare_studies(a: StudyResults, b: StudyResults) -> StudyComparison:
                 comparison.differences.append(
                     MetricDifference(strategy, mode, metric, summary_a, summary_b)
                 )
-    single = [
-        name
-        for name, groups in (("A", groups_a), ("B", groups_b))
-        if any(g.mode == "faults" and len(g.summarised) < 2 for g in groups.values())
-    ]
-    if single:
+    if any(d.mark == "?" for d in comparison.differences):
         comparison.notes.append(
-            f"{' and '.join(single)} ran a strategy with faults only once, so the "
-            "noise between repetitions is unknown and every difference there is "
-            "marked; use run --repeat 3 or more"
+            "? marks a difference between two single runs: the noise between "
+            "repetitions is unknown there (baselines always run once; use run "
+            "--repeat 3 or more for the runs with faults)"
         )
     return comparison
 
@@ -170,15 +186,15 @@ def comparison_rows(comparison: StudyComparison) -> list[list[str]]:
                 difference.a.format(metric.decimals),
                 difference.b.format(metric.decimals),
                 difference.change(),
-                "*" if difference.marked else "",
+                difference.mark,
             ]
         )
     return rows
 
 
-def comparison_rich_table(comparison: StudyComparison, title: str) -> Table:
-    """Build the terminal table of a comparison; ``*`` marks real differences."""
-    table = Table(title=title)
+def comparison_rich_table(comparison: StudyComparison) -> Table:
+    """Build the terminal table of a comparison, marks in the last column."""
+    table = Table()
     for column in COMPARE_COLUMNS:
         numeric = column in ("A", "B", "change")
         table.add_column(column, justify="right" if numeric else "left", no_wrap=True)
@@ -192,10 +208,14 @@ def comparison_rich_table(comparison: StudyComparison, title: str) -> Table:
 def comparison_markdown(comparison: StudyComparison, title: str) -> str:
     """Render a comparison as Markdown: a title, the table and the notes."""
     lines = [
-        f"# {title}",
+        "# Comparison",
         "",
-        "`*` marks a difference larger than the noise: each side's median lies "
-        "outside the other side's min-max range.",
+        *(f"{line}  " for line in title.splitlines()),
+        "",
+        "`*` marks a difference larger than the noise between repetitions: each "
+        "side's median lies outside the other side's min-max range, or a single "
+        "run's value outside the other side's range. `?` marks a difference "
+        "between two single runs, whose noise is unknown.",
         "",
         "| " + " | ".join(COMPARE_COLUMNS) + " |",
         "|---|---|---|---:|---:|---:|---|",

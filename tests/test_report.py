@@ -202,7 +202,7 @@ def test_compare_two_results_dirs(runs: dict[str, Any], tmp_path: Path) -> None:
     )
     assert result.returncode in (0, 1), result.stderr
     assert "Traceback" not in result.stderr
-    assert "B ran a strategy with faults only once" in result.stdout
+    assert "? marks a difference between two single runs" in result.stdout
     table = output.read_text()
     assert "| pool | faults | time s |" in table
     assert "| hybrid | faults | recomputed |" in table
@@ -221,6 +221,12 @@ def test_compare_rule_uses_ranges() -> None:
     assert not MetricDifference(
         "pool", "faults", "total_time", noisy, Summary(())
     ).marked
+    single = Summary((5.0,))
+    assert MetricDifference("pool", "faults", "total_time", noisy, single).mark == "*"
+    inside = Summary((2.5,))
+    assert MetricDifference("pool", "faults", "total_time", noisy, inside).mark == ""
+    other = Summary((6.0,))
+    assert MetricDifference("pool", "faults", "total_time", single, other).mark == "?"
 
 
 def test_compare_missing_dir_is_usage_error(tmp_path: Path) -> None:
