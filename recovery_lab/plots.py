@@ -50,7 +50,14 @@ def figure_svg(figure: Figure, salt: str) -> str:
     """Render a figure as SVG text, without the XML declaration and DOCTYPE."""
     buffer = io.StringIO()
     with matplotlib.rc_context({"svg.hashsalt": salt, "svg.fonttype": "none"}):
-        figure.savefig(buffer, format="svg", bbox_inches="tight")
+        # Without metadata the SVG names no external resource (matplotlib would
+        # add Dublin Core links) and is the same for the same data.
+        figure.savefig(
+            buffer,
+            format="svg",
+            bbox_inches="tight",
+            metadata={"Creator": None, "Date": None, "Format": None, "Type": None},
+        )
     text = buffer.getvalue()
     return text[text.index("<svg") :]
 
@@ -229,6 +236,7 @@ def strategy_bars_figure(
     panels: Sequence[
         tuple[str, Sequence[float | None], Sequence[tuple[float, float, float] | None]]
     ],
+    share_y: bool = False,
 ) -> Figure:
     """Draw one panel per metric comparing strategies with and without faults.
 
@@ -236,13 +244,15 @@ def strategy_bars_figure(
         strategies: Strategy names, one bar group each.
         panels: Per metric: its axis label, the no-fault median per strategy and
             the faulted (median, minimum, maximum) per strategy.
+        share_y: Give every panel the same vertical scale, for panels of one
+            metric.
 
     Returns:
         The figure.
 
     """
     figure = Figure(figsize=(4 * len(panels), 3.6), layout="constrained")
-    axes = figure.subplots(1, len(panels), squeeze=False)[0]
+    axes = figure.subplots(1, len(panels), squeeze=False, sharey=share_y)[0]
     for ax, (ylabel, baseline, faults) in zip(axes, panels, strict=True):
         _bar_panel(ax, strategies, baseline, faults, ylabel)
     handles, labels = axes[0].get_legend_handles_labels()

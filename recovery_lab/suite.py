@@ -106,7 +106,7 @@ def _time_plot(entries: list[SuiteEntry]) -> Plot:
                 assert summary.minimum is not None and summary.maximum is not None
                 faults.append((summary.median, summary.minimum, summary.maximum))
         panels.append((f"{entry.name}: total time (s)", baseline, faults))
-    figure = strategy_bars_figure(strategies, panels)
+    figure = strategy_bars_figure(strategies, panels, share_y=True)
     return Plot(f"{PLOTS_DIR}/suite.svg", figure_svg(figure, "suite"))
 
 

@@ -156,6 +156,11 @@ def test_report_html_loads_no_network_resource(runs: dict[str, Any]) -> None:
     page = (runs["a"] / "report.html").read_text()
     assert page.startswith("<!DOCTYPE html>")
     assert not NETWORK_REFERENCE.findall(page)
+    # XML namespace names are identifiers that nothing fetches; no other URL
+    # may appear at all.
+    without_namespaces = re.sub(r'xmlns(:\w+)?="[^"]*"', "", page)
+    assert "http://" not in without_namespaces
+    assert "https://" not in without_namespaces
     assert "<script" not in page
     assert '<link rel="stylesheet"' not in page
 
