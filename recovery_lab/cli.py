@@ -66,7 +66,8 @@ def build_parser() -> argparse.ArgumentParser:
         help="run a scenario and write its results and report",
         description=(
             "Run every strategy that the scenario names, once without faults and "
-            "then with its faults, and write results.json and report.md."
+            "then with its faults, and write results.json, report.md and "
+            "report.html."
         ),
     )
     run.add_argument("scenario", type=Path, help="scenario YAML file")

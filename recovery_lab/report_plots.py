@@ -129,9 +129,9 @@ def timeline_title(run: RunResult) -> str:
     """Summarise a run in one line, as the title of its timeline."""
     metrics = run.metrics
     return (
-        f"{run_name(run)}: {run.status} in {metrics.total_time:.2f} s, "
-        f"{metrics.kills} kills, {metrics.recomputed} recomputed, "
-        f"{metrics.lost_in_flight} lost in flight, {metrics.distinct_pids} PIDs"
+        f"{run_name(run)}: {run.status} in {metrics.total_time:.2f} s; "
+        f"kills {metrics.kills}, recomputed {metrics.recomputed}, "
+        f"lost in flight {metrics.lost_in_flight}, PIDs {metrics.distinct_pids}"
     )
 
 
