@@ -19,8 +19,20 @@ class StudyProgress:
     one line per launch, kill, leak and end of run, and none per task.
     """
 
-    def __init__(self, tasks: int, console: Console | None = None) -> None:
+    def __init__(
+        self, tasks: int, console: Console | None = None, runs: int | None = None
+    ) -> None:
+        """Prepare the display.
+
+        Args:
+            tasks: Tasks per run, the total of each run's bar.
+            console: Where to draw; by default standard error.
+            runs: Runs in the study, to number each run ``k/runs``.
+
+        """
         self.tasks = tasks
+        self.runs = runs
+        self._started_runs = 0
         self.console = console or Console(stderr=True)
         self.live = self.console.is_terminal
         self._progress: Progress | None = None
@@ -48,7 +60,9 @@ class StudyProgress:
 
     def start_run(self, strategy: str, mode: str, repetition: int) -> None:
         """Begin showing a new run."""
-        self._run = f"{strategy} {mode}-{repetition}"
+        self._started_runs += 1
+        number = f"{self._started_runs}/{self.runs} " if self.runs else ""
+        self._run = f"{number}{strategy} {mode}-{repetition}"
         self._finished = set()
         self._incarnation = 0
         self._kills = 0

@@ -11,18 +11,21 @@
   ``faults``), ``repetition``, ``run_dir`` (relative to the results directory),
   ``settings`` (the strategy's settings), ``outcome`` (how the run ended, from the
   supervisor) and ``metrics`` (see metrics.py for each definition).
+
+docs/results-schema.md describes every field and the rules for changing them.
 """
 
 from __future__ import annotations
 
 import json
 import os
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
 from recovery_lab.errors import ResultsError
 from recovery_lab.metrics import RunMetrics
+from recovery_lab.results_check import check_document
 
 SCHEMA = "recovery_lab.results"
 SCHEMA_VERSION = 1
@@ -123,7 +126,8 @@ def load_results(results_dir: str | os.PathLike[str]) -> StudyResults:
 
     Raises:
         ResultsError: If the directory or its ``results.json`` is missing, is not
-            valid JSON, is of another schema version, or lacks a required field.
+            valid JSON, is of another schema version, or lacks a required field
+            or has one of the wrong type; the message lists every such field.
 
     """
     directory = Path(results_dir)
@@ -139,32 +143,45 @@ def load_results(results_dir: str | os.PathLike[str]) -> StudyResults:
     except (OSError, ValueError) as exc:
         raise ResultsError(f"{path}: cannot read results: {exc}") from None
     if not isinstance(data, dict) or data.get("schema") != SCHEMA:
-        raise ResultsError(f"{path}: not a recovery_lab results file")
+        raise ResultsError(
+            f'{path}: not a recovery_lab results file (its "schema" field is '
+            f"not {SCHEMA!r})"
+        )
     if data.get("version") != SCHEMA_VERSION:
         raise ResultsError(
             f"{path}: results schema version {data.get('version')!r} is not "
             f"supported; this recovery_lab reads version {SCHEMA_VERSION}"
         )
+    problems = check_document(data)
+    if problems:
+        raise ResultsError(
+            f"{path}: malformed results:\n" + "\n".join(f"  {p}" for p in problems)
+        )
+    known_metrics = {item.name for item in fields(RunMetrics)}
     try:
         runs = [
             RunResult(
                 strategy=run["strategy"],
                 mode=run["mode"],
-                repetition=int(run["repetition"]),
+                repetition=run["repetition"],
                 run_dir=run["run_dir"],
                 settings=dict(run["settings"]),
                 outcome=dict(run["outcome"]),
-                metrics=RunMetrics.from_dict(run["metrics"]),
+                metrics=RunMetrics.from_dict(
+                    {k: v for k, v in run["metrics"].items() if k in known_metrics}
+                ),
             )
             for run in data["runs"]
         ]
         return StudyResults(
             scenario=dict(data["scenario"]),
-            created=str(data["created"]),
-            system_database=str(data["system_database"]),
+            created=data["created"],
+            system_database=data["system_database"],
             machine=dict(data["machine"]),
             runs=runs,
             directory=directory,
         )
     except (KeyError, TypeError, ValueError) as exc:
+        # A nested value that check_document does not inspect, such as a row of
+        # metrics.processes.
         raise ResultsError(f"{path}: malformed results: {exc!r}") from None

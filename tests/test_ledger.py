@@ -35,11 +35,15 @@ def test_ledger_sigkill_loses_and_tears_nothing(tmp_path: Path) -> None:
         [sys.executable, "-c", WRITER, str(path)], start_new_session=True
     )
     try:
-        deadline = time.monotonic() + 20
+        # Wait until all five writers have written and the file is large, so the
+        # kill lands while every one of them is in its write loop.
+        deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
             if path.exists() and path.stat().st_size > 2_000_000:
-                break
-            time.sleep(0.02)
+                writers = {r["pid"] for r in read_ledger(path).records}
+                if len(writers) == 5:
+                    break
+            time.sleep(0.1)
     finally:
         os.killpg(process.pid, signal.SIGKILL)
         process.wait()

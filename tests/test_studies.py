@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import os
+import uuid
 from pathlib import Path
 
 import pytest
 from conftest import POSTGRES_URL, SCENARIOS, postgres_available
 from sqlalchemy import create_engine, text
+from sqlalchemy.engine import make_url
 
 from recovery_lab import assertions, run_scenario
 
@@ -42,13 +44,22 @@ def test_kill_mid_hybrid_on_sqlite(tmp_path: Path) -> None:
     reason="no PostgreSQL server on 127.0.0.1:5432",
 )
 def test_kill_mid_hybrid_on_postgres(tmp_path: Path) -> None:
-    engine = create_engine(POSTGRES_URL.replace("postgresql:", "postgresql+psycopg:"))
+    # Run databases are named after the database of the server URL, so a unique
+    # name here tells this test's databases apart from any other study's.
+    prefix = f"rltest{uuid.uuid4().hex[:8]}"
+    server_url = make_url(POSTGRES_URL).set(database=prefix)
+    _check_kill_mid_hybrid(
+        tmp_path / "results", server_url.render_as_string(hide_password=False)
+    )
+    engine = create_engine(
+        server_url.set(drivername="postgresql+psycopg", database="postgres")
+    )
     with engine.connect() as connection:
-        before = set(connection.execute(text("SELECT datname FROM pg_database")))
-    _check_kill_mid_hybrid(tmp_path / "results", POSTGRES_URL)
-    with engine.connect() as connection:
-        after = set(connection.execute(text("SELECT datname FROM pg_database")))
+        names = {
+            row[0]
+            for row in connection.execute(text("SELECT datname FROM pg_database"))
+        }
     engine.dispose()
-    # Every run's own database was created on the server and dropped after it.
-    assert after - before == set()
+    # Every run's own database was dropped after the run.
+    assert [name for name in names if name.startswith(prefix)] == []
     assert not list(tmp_path.glob("results/runs/*/*/dbos_system.sqlite"))
