@@ -49,10 +49,11 @@ def planned_runs(scenario: Scenario) -> list[tuple[str, str, int]]:
     with the scenario's faults. A scenario without faults has only baselines.
     """
     runs: list[tuple[str, str, int]] = []
+    faults = scenario.all_faults()
     for spec in scenario.strategies:
-        if scenario.baseline or not scenario.faults:
+        if scenario.baseline or not faults:
             runs.append((spec.name, "baseline", 1))
-        if scenario.faults:
+        if faults:
             for repetition in range(1, scenario.repetitions + 1):
                 runs.append((spec.name, "faults", repetition))
     return runs
@@ -128,12 +129,18 @@ def run_study(
             app_name=app_name,
             app_version=f"recovery-lab-{study_id}",
             executor_id=f"recovery-lab-{strategy}",
+            effects=scenario.workload.effects,
         )
-        faults = scenario.faults if mode == "faults" else ()
+        faults = scenario.all_faults() if mode == "faults" else ()
         logger.info("run %s %s: starting in %s", strategy, run_name, run_dir)
         try:
             outcome = run_strategy(
-                config, faults, scenario.restart, scenario.timeout, on_progress
+                config,
+                faults,
+                scenario.restart,
+                scenario.timeout,
+                on_progress,
+                watchdog=scenario.watchdog,
             )
         finally:
             if database_url and not keep_databases:

@@ -595,7 +595,7 @@ def test_hybrid_start_method_fork_rejected(tmp_path: Path) -> None:
     assert problem.allowed.startswith("one of: spawn, forkserver")
 
 
-def test_signal_other_than_sigkill_rejected(tmp_path: Path) -> None:
+def test_unsupported_signal_rejected(tmp_path: Path) -> None:
     path = write(tmp_path, minimal("faults:\n  - after_tasks: 1\n    signal: SIGHUP\n"))
 
     problem = only_problem(path)
@@ -603,7 +603,7 @@ def test_signal_other_than_sigkill_rejected(tmp_path: Path) -> None:
     assert problem.key == "faults[0].signal"
     assert problem.line == 5
     assert problem.found == "'SIGHUP'"
-    assert problem.allowed == "one of: SIGKILL"
+    assert problem.allowed == "one of: SIGKILL, SIGTERM, SIGSTOP"
 
 
 def test_duplicate_incarnation_rejected(tmp_path: Path) -> None:
@@ -665,7 +665,7 @@ def test_fault_with_both_triggers_rejected(tmp_path: Path) -> None:
     assert problem.key == "faults[0].after_seconds"
     assert problem.line == 5
     assert problem.found == "after_tasks and after_seconds together"
-    assert problem.allowed == "exactly one of: after_tasks, after_seconds"
+    assert problem.allowed == "exactly one of: after_tasks, after_seconds, failpoint"
 
 
 def test_fault_with_neither_trigger_rejected(tmp_path: Path) -> None:
@@ -684,7 +684,7 @@ def test_fault_with_neither_trigger_rejected(tmp_path: Path) -> None:
 
     assert problem.key == "faults[1]"
     assert problem.line == 5
-    assert problem.allowed == "exactly one of: after_tasks, after_seconds"
+    assert problem.allowed == "exactly one of: after_tasks, after_seconds, failpoint"
 
 
 def test_fault_that_is_not_mapping_rejected(tmp_path: Path) -> None:

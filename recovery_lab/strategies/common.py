@@ -25,6 +25,8 @@ class StrategyConfig:
         app_version: DBOS application version, fixed per run so that a restarted
             process recovers the workflows of the killed one.
         executor_id: DBOS executor id, fixed per run for the same reason.
+        effects: The workload's side-effect mode: ``none``, ``plain`` or
+            ``idempotent`` (see effects.py).
 
     """
 
@@ -38,6 +40,7 @@ class StrategyConfig:
     app_name: str = "recovery_lab"
     app_version: str = "recovery-lab-1"
     executor_id: str = "recovery-lab"
+    effects: str = "none"
 
     def save(self, path: str | os.PathLike[str]) -> None:
         """Write the configuration as JSON."""
