@@ -1,8 +1,8 @@
 """The saved results of a study: a versioned JSON document.
 
-``results.json`` is an object with these keys (schema version 1):
+``results.json`` is an object with these keys (schema version 2):
 
-- ``schema``: always ``"recovery_lab.results"``; ``version``: the integer 1.
+- ``schema``: always ``"recovery_lab.results"``; ``version``: the integer 2.
 - ``created``: local time the study started, ISO 8601.
 - ``scenario``: the scenario as run, defaults filled in.
 - ``system_database``: ``"sqlite"`` or ``"postgresql"``.
@@ -10,7 +10,14 @@
 - ``runs``: one object per run with ``strategy``, ``mode`` (``baseline`` or
   ``faults``), ``repetition``, ``run_dir`` (relative to the results directory),
   ``settings`` (the strategy's settings), ``outcome`` (how the run ended, from the
-  supervisor) and ``metrics`` (see metrics.py for each definition).
+  supervisor) and ``metrics`` (see metrics.py for each definition), and
+  ``verdicts``: the checker's verdicts, each ``{"name", "verdict", "evidence"}``
+  (see checker.py).
+- ``faults``: the faults of every run with faults, the schedule expanded, each
+  ``{"incarnation", "fault"}`` with the fault described in words.
+
+Version 2 added ``verdicts``, ``faults``, and in ``outcome`` the keys ``faults``,
+``hung`` and ``tasks_finished``. Version 1 files still load, with no verdicts.
 """
 
 from __future__ import annotations
@@ -25,7 +32,9 @@ from recovery_lab.errors import ResultsError
 from recovery_lab.metrics import RunMetrics
 
 SCHEMA = "recovery_lab.results"
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
+# Versions that load_results reads.
+READABLE_VERSIONS = (1, 2)
 RESULTS_FILE = "results.json"
 
 
@@ -41,6 +50,7 @@ class RunResult:
         settings: The strategy's settings.
         outcome: How the run ended, as in ``supervisor.RunOutcome`` without results.
         metrics: The measured metrics.
+        verdicts: The checker's verdicts as dicts (see checker.py).
 
     """
 
@@ -51,6 +61,7 @@ class RunResult:
     settings: dict[str, Any]
     outcome: dict[str, Any]
     metrics: RunMetrics
+    verdicts: list[dict[str, str]] = field(default_factory=list)
 
     @property
     def status(self) -> str:
@@ -72,6 +83,7 @@ class StudyResults:
     system_database: str
     machine: dict[str, Any]
     runs: list[RunResult] = field(default_factory=list)
+    faults: list[dict[str, Any]] = field(default_factory=list)
 
     def find(self, strategy: str, mode: str = "faults") -> list[RunResult]:
         """Return the runs of one strategy in one mode."""
@@ -92,6 +104,7 @@ class StudyResults:
             "system_database": self.system_database,
             "machine": self.machine,
             "runs": runs,
+            "faults": self.faults,
         }
 
 
@@ -125,10 +138,11 @@ def load_results(results_dir: str | os.PathLike[str]) -> StudyResults:
         raise ResultsError(f"{path}: cannot read results: {exc}") from None
     if not isinstance(data, dict) or data.get("schema") != SCHEMA:
         raise ResultsError(f"{path}: not a recovery_lab results file")
-    if data.get("version") != SCHEMA_VERSION:
+    if data.get("version") not in READABLE_VERSIONS:
         raise ResultsError(
             f"{path}: results schema version {data.get('version')!r} is not "
-            f"supported; this recovery_lab reads version {SCHEMA_VERSION}"
+            f"supported; this recovery_lab reads versions "
+            f"{', '.join(map(str, READABLE_VERSIONS))}"
         )
     try:
         runs = [
@@ -140,6 +154,7 @@ def load_results(results_dir: str | os.PathLike[str]) -> StudyResults:
                 settings=dict(run["settings"]),
                 outcome=dict(run["outcome"]),
                 metrics=RunMetrics.from_dict(run["metrics"]),
+                verdicts=list(run.get("verdicts", [])),
             )
             for run in data["runs"]
         ]
@@ -149,6 +164,7 @@ def load_results(results_dir: str | os.PathLike[str]) -> StudyResults:
             system_database=str(data["system_database"]),
             machine=dict(data["machine"]),
             runs=runs,
+            faults=list(data.get("faults", [])),
         )
     except (KeyError, TypeError, ValueError) as exc:
         raise ResultsError(f"{path}: malformed results: {exc!r}") from None

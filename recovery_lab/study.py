@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from recovery_lab import databases
+from recovery_lab.checker import check_run
 from recovery_lab.ledger import read_ledger
 from recovery_lab.metrics import compute_metrics
 from recovery_lab.results import RunResult, StudyResults, save_results
@@ -34,6 +35,7 @@ from recovery_lab.scenario import Scenario
 from recovery_lab.strategies import uses_dbos
 from recovery_lab.strategies.common import StrategyConfig
 from recovery_lab.supervisor import HISTORY_FILE, ProgressCallback, run_strategy
+from recovery_lab.workflows import save_workflow_counts
 from recovery_lab.workload import expected_results
 
 logger = logging.getLogger(__name__)
@@ -101,6 +103,10 @@ def run_study(
         system_database="postgresql" if system_db else "sqlite",
         machine=machine,
         runs=[],
+        faults=[
+            {"incarnation": f.incarnation, "fault": f.describe()}
+            for f in scenario.all_faults()
+        ],
     )
     save_results(results_dir, study)
     expected = expected_results(scenario.workload.tasks, scenario.workload.n)
@@ -142,6 +148,8 @@ def run_study(
                 on_progress,
                 watchdog=scenario.watchdog,
             )
+            # Count workflow statuses now, because the database may be dropped.
+            save_workflow_counts(run_dir, config)
         finally:
             if database_url and not keep_databases:
                 databases.drop_database(database_url)
@@ -160,6 +168,7 @@ def run_study(
                 settings=dict(spec.settings),
                 outcome=outcome_data,
                 metrics=metrics,
+                verdicts=[v.to_dict() for v in check_run(run_dir)],
             )
         )
         save_results(results_dir, study)

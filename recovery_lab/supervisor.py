@@ -12,6 +12,7 @@ order is one total order of everything that happened in the run.
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import signal
@@ -34,6 +35,7 @@ from tenacity import (
 )
 
 from recovery_lab import effects
+from recovery_lab.checker import FAULTS_FILE
 from recovery_lab.errors import RecoveryLabError, StrategyCrashError
 from recovery_lab.failpoints import FAILPOINT_ENV
 from recovery_lab.faults import FaultInjector, failpoint_environment
@@ -327,6 +329,8 @@ def run_strategy(
     """
     run_dir = Path(config.run_dir)
     config.save(run_dir / CONFIG_FILE)
+    planned = [{"incarnation": f.incarnation, "fault": f.describe()} for f in faults]
+    (run_dir / FAULTS_FILE).write_text(json.dumps(planned, indent=1) + "\n")
     if config.effects != "none":
         effects.create_store(run_dir / effects.EFFECTS_FILE)
     run = _Run(config, faults, policy, timeout, on_progress, watchdog)
