@@ -1,8 +1,10 @@
-"""Command line: ``python -m recovery_lab {run,report} ...``.
+"""Command line: ``python -m recovery_lab {run,report,plan,analyze} ...``.
 
-Exit status: 0 when every run completed with a correct result and no leaked
-process; 1 when a run did not; 2 for invalid input (scenario, option, results
-directory); 130 when interrupted.
+Exit status: 0 when every run passed the checker (see checker.py): with an
+``expect`` section in the scenario, every run with faults got exactly the expected
+verdicts; otherwise, and for runs without faults, no verdict was ``fail`` or
+``inconclusive``. 1 when a run did not pass; 2 for invalid input (scenario,
+option, results directory); 130 when interrupted.
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ from types import FrameType
 
 from rich.console import Console
 
-from recovery_lab import databases
+from recovery_lab import analysis, databases
 from recovery_lab.errors import RecoveryLabError, ResultsError, ScenarioError
 from recovery_lab.progress import StudyProgress
 from recovery_lab.report import comparison_table, write_report
@@ -44,8 +46,9 @@ def build_parser() -> argparse.ArgumentParser:
             "correctness."
         ),
         epilog=(
-            "Exit status: 0 all runs completed correctly with nothing leaked, "
-            "1 a run did not, 2 invalid input, 130 interrupted."
+            "Exit status: 0 every run got the verdicts that the scenario expects "
+            "(without expect: no verdict fail or inconclusive), 1 a run did not, "
+            "2 invalid input, 130 interrupted."
         ),
     )
     parser.add_argument(
@@ -96,6 +99,23 @@ def build_parser() -> argparse.ArgumentParser:
         description="Rebuild report.md from results.json and print the table.",
     )
     report.add_argument("results_dir", type=Path, help="directory written by run")
+
+    plan = commands.add_parser(
+        "plan",
+        help="print the faults a scenario would fire, without running anything",
+        description="Validate a scenario and print its faults, with any seeded "
+        "schedule expanded into one fault per incarnation.",
+    )
+    plan.add_argument("scenario", type=Path, help="scenario YAML file")
+
+    analyze = commands.add_parser(
+        "analyze",
+        help="check the stored histories of a results directory again",
+        description="Run the checker on every run directory of a results "
+        "directory, including runs that an interrupted study left unfinished, "
+        "and print the verdicts.",
+    )
+    analyze.add_argument("results_dir", type=Path, help="directory written by run")
     return parser
 
 
@@ -127,10 +147,20 @@ def _table_console() -> Console:
 
 
 def _study_passed(study: StudyResults) -> bool:
-    return all(
-        run.status == "completed" and run.metrics.correct and not run.leaked
+    """Apply the checker's rule, or for results without verdicts the older one."""
+    if not any(run.verdicts for run in study.runs):
+        return all(
+            run.status == "completed" and run.metrics.correct and not run.leaked
+            for run in study.runs
+        )
+    runs = [
+        (f"{run.strategy} {run.mode}-{run.repetition}", run.mode, run.verdicts)
         for run in study.runs
-    )
+    ]
+    problems = analysis.expectation_failures(runs, study.scenario.get("expect", {}))
+    for line in problems:
+        print(f"not passed: {line}", file=sys.stderr)
+    return not problems
 
 
 def command_run(args: argparse.Namespace, console: Console) -> int:
@@ -172,6 +202,35 @@ def command_report(args: argparse.Namespace, console: Console) -> int:
     return EXIT_OK if _study_passed(study) else EXIT_FAILED
 
 
+def command_plan(args: argparse.Namespace) -> int:
+    """Print the faults of a scenario."""
+    for line in analysis.plan_lines(load_scenario(args.scenario)):
+        print(line)
+    return EXIT_OK
+
+
+def command_analyze(args: argparse.Namespace) -> int:
+    """Check every run directory of a results directory and print the verdicts."""
+    runs, expect = analysis.analyze_results(args.results_dir)
+    table = [(run.name, run.verdicts) for run in runs]
+    for line in analysis.verdict_table(table):
+        print(line)
+    for run in runs:
+        if not run.listed:
+            print(f"{run.name}: not in results.json; the study stopped during it")
+        for verdict in run.verdicts:
+            if verdict.verdict in ("fail", "inconclusive"):
+                print(
+                    f"{run.name}: {verdict.name} {verdict.verdict}: {verdict.evidence}"
+                )
+    problems = analysis.expectation_failures(
+        [(run.name, run.mode, run.verdicts) for run in runs], expect
+    )
+    for line in problems:
+        print(f"not passed: {line}", file=sys.stderr)
+    return EXIT_FAILED if problems else EXIT_OK
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Parse the command line, run the command and return its exit status."""
     args = build_parser().parse_args(argv)
@@ -181,6 +240,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         if args.command == "run":
             return command_run(args, console)
+        if args.command == "plan":
+            return command_plan(args)
+        if args.command == "analyze":
+            return command_analyze(args)
         return command_report(args, console)
     except ScenarioError as exc:
         for problem in exc.problems:

@@ -51,10 +51,12 @@ def _failpoint_problems(
             for point in FAILPOINT_NAMES
             if all(point in supported_failpoints(s) for s in context.strategies)
         ]
+        subject = "strategy " if len(missing) == 1 else "strategies "
+        verb = " never reaches" if len(missing) == 1 else " never reach"
         problems.append(
             (
                 "failpoint",
-                f"{name!r}, which strategy {', '.join(missing)} never reaches",
+                f"{name!r}, which {subject}{', '.join(missing)}{verb}",
                 "a failpoint that every strategy of the scenario reaches: "
                 f"{', '.join(common)} (known failpoints: "
                 f"{', '.join(FAILPOINT_NAMES)})",
@@ -101,7 +103,8 @@ def check_fault_rules(
     failpoint = values.get("failpoint")
     if isinstance(failpoint, str):
         return _failpoint_problems(failpoint, present, context)
-    if "hit" in present:
+    # A failpoint written but invalid was reported already.
+    if "hit" in present and "failpoint" not in present:
         problems.append(
             ("hit", "hit without failpoint", "hit only together with failpoint")
         )

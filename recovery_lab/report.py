@@ -6,6 +6,7 @@ from pathlib import Path
 
 from rich.table import Table
 
+from recovery_lab import analysis
 from recovery_lab.results import RunResult, StudyResults
 
 REPORT_FILE = "report.md"
@@ -159,6 +160,7 @@ def render_markdown(study: StudyResults) -> str:
             ),
             "",
         ]
+    lines += analysis.verdict_markdown(study)
     problems = _problem_lines(study)
     if problems:
         lines += ["## Problems", "", *problems, ""]
