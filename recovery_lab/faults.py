@@ -105,6 +105,16 @@ class FaultInjector:
         self.details: dict[str, Any] = {}
         self._failpoint_record: dict[str, Any] | None = None
 
+    @property
+    def orphans_expected(self) -> bool:
+        """Whether the fault SIGKILLed the main process alone, orphaning its children.
+
+        The children of a main process killed this way keep running without it,
+        so every one still alive right after it died counts as leaked.
+        """
+        fault = self.fault
+        return self.ended and fault.target == "main" and fault.signal == "SIGKILL"
+
     def due(self, finished: int, elapsed: float) -> bool:
         """Return whether the fault's trigger is reached and it has not fired yet."""
         fault = self.fault
@@ -187,10 +197,13 @@ class FaultInjector:
             self.evidence = f"process {target_pid} exited with status {code}"
             return
         self.landed = _wait_gone(target_pid, CONFIRM_TIMEOUT)
-        state = "died" if self.landed else "was still alive"
-        self.evidence = (
-            f"worker {target_pid} {state} {CONFIRM_TIMEOUT:g} s after the signal"
-        )
+        if self.landed:
+            self.evidence = f"worker {target_pid} died"
+        else:
+            self.evidence = (
+                f"worker {target_pid} was still alive {CONFIRM_TIMEOUT:g} s after "
+                "the signal"
+            )
 
     def _await_termination(self, target_pid: int, sent: float) -> None:
         grace = DEFAULT_GRACE if self.fault.grace is None else self.fault.grace
@@ -218,6 +231,7 @@ class FaultInjector:
             "clean_shutdown": clean,
             "shutdown_seconds": round(seconds, 3),
             "grace": grace,
+            "sigkill_after_grace": code is None,
         }
         if code is None:
             self.evidence = (

@@ -210,7 +210,8 @@ class _Run:
             kill_processes(wait_for_exit(self.token, process.pid, EXIT_GRACE))
             self.record("interrupted", incarnation=number, pid=process.pid)
             raise
-        leaked = wait_for_exit(self.token, process.pid, EXIT_GRACE)
+        orphaned = injector is not None and injector.orphans_expected
+        leaked = wait_for_exit(self.token, process.pid, 0 if orphaned else EXIT_GRACE)
         self.record("exit", incarnation=number, pid=process.pid, exit_code=exit_code)
         if leaked:
             records = [vars(info) for info in leaked]
