@@ -21,7 +21,6 @@ from types import FrameType
 from recovery_lab.strategies import load_strategy, uses_dbos
 from recovery_lab.strategies.common import StrategyConfig, write_results
 
-
 EXIT_TERMINATED = 128 + signal.SIGTERM
 
 
