@@ -44,6 +44,11 @@ def main(argv: list[str]) -> int:
     config = StrategyConfig.load(argv[0])
     status = 0
     signal.signal(signal.SIGTERM, _raise_terminated)
+    # A forked pool worker would inherit the handler and raise inside the pool's
+    # worker loop; it keeps the default action, as it had before the handler.
+    os.register_at_fork(
+        after_in_child=lambda: signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    )
     try:
         results = load_strategy(config.strategy)(config)
         write_results(config.result_path, results)
