@@ -161,7 +161,7 @@ def _no_leaked_process(records: list[dict[str, Any]], ended: bool) -> Verdict:
         found = "; ".join(
             f"incarnation {leak['incarnation']}: "
             + ", ".join(
-                f"pid {p['pid']} ({p['command'][:60]})" for p in leak["processes"]
+                f"pid {p['pid']} ({p['command'][:100]})" for p in leak["processes"]
             )
             for leak in leaks
         )

@@ -19,7 +19,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from recovery_lab.errors import RecoveryLabError
 from recovery_lab.strategies import uses_dbos
-from recovery_lab.strategies.common import StrategyConfig
+from recovery_lab.strategies.common import SQLITE_SYSTEM_DB_FILE, StrategyConfig
 
 WORKFLOWS_FILE: Final = "workflows.json"
 
@@ -33,11 +33,12 @@ class WorkflowCountError(RecoveryLabError):
     """Raised when the workflow statuses of a run cannot be read."""
 
 
-def _system_database_url(config: StrategyConfig) -> str:
-    # Imported here because importing dbos takes about a second.
-    from recovery_lab.strategies.dbos_runtime import system_database_url
-
-    return system_database_url(config)
+def _system_database_url(run_dir: Path, config: StrategyConfig) -> str:
+    # The SQLite file is looked up in run_dir rather than config.run_dir, so a
+    # results directory that was moved or copied can still be checked.
+    if config.system_database_url:
+        return config.system_database_url
+    return f"sqlite:///{run_dir / SQLITE_SYSTEM_DB_FILE}"
 
 
 def count_workflows(url: str) -> dict[str, int]:
@@ -77,7 +78,7 @@ def save_workflow_counts(run_dir: Path, config: StrategyConfig) -> None:
         return
     try:
         data: dict[str, object] = {
-            "counts": count_workflows(_system_database_url(config))
+            "counts": count_workflows(_system_database_url(run_dir, config))
         }
     except WorkflowCountError as exc:
         data = {"error": str(exc)}
@@ -101,7 +102,7 @@ def read_workflow_counts(
     try:
         data = json.loads((run_dir / WORKFLOWS_FILE).read_text())
     except FileNotFoundError:
-        url = _system_database_url(config)
+        url = _system_database_url(run_dir, config)
         if not url.startswith("sqlite"):
             raise WorkflowCountError(
                 f"{WORKFLOWS_FILE} is missing and the PostgreSQL run database may "

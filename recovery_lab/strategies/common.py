@@ -8,6 +8,10 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+# File name of the SQLite DBOS system database in a run directory, used when the
+# run has no system database URL.
+SQLITE_SYSTEM_DB_FILE = "dbos_system.sqlite"
+
 
 @dataclass(frozen=True)
 class StrategyConfig:
