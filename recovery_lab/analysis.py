@@ -46,9 +46,10 @@ def plan_lines(scenario: Scenario) -> list[str]:
     if not faults:
         lines.append("no faults: every strategy runs once without faults")
         return lines
+    times = "once" if scenario.repetitions == 1 else f"{scenario.repetitions} times"
     lines.append(
-        f"each strategy runs {scenario.repetitions} time(s) with these faults, "
-        f"restarted at most {scenario.restart.max_restarts} times:"
+        f"each strategy runs {times} with these faults, restarted at most "
+        f"{scenario.restart.max_restarts} times:"
     )
     lines += [f"  incarnation {f.incarnation:>3}: {f.describe()}" for f in faults]
     if scenario.watchdog is not None:
