@@ -356,7 +356,10 @@ class Scenario:
 
 def _fault_to_dict(fault: Fault) -> dict[str, Any]:
     # A fault field that is None was not set, and the schema has no null values.
+    # A failpoint always SIGKILLs the group, and its fault may not name a signal.
     values = {spec.key: getattr(fault, spec.key) for spec in _FAULT_FIELDS}
+    if fault.failpoint is not None:
+        values = {k: v for k, v in values.items() if k not in ("signal", "target")}
     return {key: value for key, value in values.items() if value is not None}
 
 
