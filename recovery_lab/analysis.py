@@ -87,7 +87,7 @@ def analyze_results(results_dir: Path) -> tuple[list[AnalyzedRun], dict[str, str
         verdicts (empty when results.json is missing or sets none).
 
     Raises:
-        ResultsError: If the directory holds no run directory at all.
+        ResultsError: If the directory contains no run directory at all.
 
     """
     try:

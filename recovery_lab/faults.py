@@ -52,29 +52,32 @@ def failpoint_environment(fault: Fault, run_dir: Path) -> dict[str, str]:
     return {FAILPOINT_ENV: encode_arming(fault.failpoint, fault.hit or 1, str(counter))}
 
 
-def _wait_gone(pid: int, timeout: float) -> bool:
-    """Wait until a process that is not our child has exited or become a zombie."""
+def _wait_for_status(pid: int, status: str, timeout: float) -> bool | None:
+    """Wait until a process that is not our child shows a psutil status.
+
+    Returns:
+        True once it shows ``status``, None if it no longer exists, and False if
+        ``timeout`` seconds passed first.
+
+    """
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         try:
-            if psutil.Process(pid).status() == psutil.STATUS_ZOMBIE:
+            if psutil.Process(pid).status() == status:
                 return True
         except psutil.NoSuchProcess:
-            return True
-        time.sleep(0.02)
+            return None
+        time.sleep(0.01)
     return False
+
+
+def _wait_gone(pid: int, timeout: float) -> bool:
+    """Wait until a process has exited or become a zombie."""
+    return _wait_for_status(pid, psutil.STATUS_ZOMBIE, timeout) is not False
 
 
 def _wait_stopped(pid: int, timeout: float) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            if psutil.Process(pid).status() == psutil.STATUS_STOPPED:
-                return True
-        except psutil.NoSuchProcess:
-            return False
-        time.sleep(0.01)
-    return False
+    return _wait_for_status(pid, psutil.STATUS_STOPPED, timeout) is True
 
 
 class FaultInjector:
@@ -222,7 +225,7 @@ class FaultInjector:
                 self.process.wait()
             else:
                 _wait_gone(target_pid, CONFIRM_TIMEOUT)
-        # A process that handled SIGTERM exits with a status of its own; one that
+        # A process that handled SIGTERM exits with a status of its own. One that
         # died of the default action shows -SIGTERM and ran no shutdown code.
         clean = code is not None and code >= 0
         self.landed = True

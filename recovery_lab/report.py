@@ -125,7 +125,8 @@ def render_markdown(study: StudyResults) -> str:
         "",
         "## Faults",
         "",
-        *_describe_faults(scenario),
+        # Results since schema version 2 list every fault, the schedule expanded.
+        *([f"- {f['fault']}." for f in study.faults] or _describe_faults(scenario)),
         "",
         "## Comparison",
         "",

@@ -71,7 +71,7 @@ def count_workflows(url: str) -> dict[str, int]:
 def save_workflow_counts(run_dir: Path, config: StrategyConfig) -> None:
     """Count the run's workflows by status and write ``workflows.json``.
 
-    The file holds ``{"counts": {STATUS: N}}``, or ``{"error": MESSAGE}`` when the
+    The file contains ``{"counts": {STATUS: N}}``, or ``{"error": MESSAGE}`` when the
     database could not be read.
     """
     if not uses_dbos(config.strategy):
