@@ -5,10 +5,12 @@ It takes minutes, so it is deselected by default; run it with ``pytest -m soak``
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
-from conftest import SCENARIOS, run_cli
+from conftest import SCENARIOS
 
 from recovery_lab.results import load_results
 
@@ -16,7 +18,13 @@ from recovery_lab.results import load_results
 @pytest.mark.soak
 def test_soak_recovers_from_twenty_kills(tmp_path: Path) -> None:
     results = tmp_path / "soak"
-    result = run_cli("run", str(SCENARIOS / "soak.yaml"), "--results-dir", str(results))
+    result = subprocess.run(
+        [sys.executable, "-m", "recovery_lab", "run", str(SCENARIOS / "soak.yaml")]
+        + ["--results-dir", str(results)],
+        capture_output=True,
+        text=True,
+        timeout=3600,
+    )
 
     assert result.returncode == 0, result.stderr[-3000:]
     study = load_results(results)
