@@ -253,6 +253,9 @@ class _Run:
         # Attempts in flight by process, for choosing a worker to signal.
         in_flight: dict[int, int] = {}
         while True:
+            # Poll before reading, so that every record written before the exit,
+            # such as a failpoint's, is read before the exit is acted on.
+            exit_code = process.poll()
             for record in tail.read_new():
                 if record.get("incarnation") != number or "pid" not in record:
                     continue
@@ -267,7 +270,6 @@ class _Run:
                         self.on_progress(record)
                 elif injector is not None:
                     injector.observe(record)
-            exit_code = process.poll()
             if exit_code is not None:
                 return exit_code, "exited"
             now = time.monotonic()
