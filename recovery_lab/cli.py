@@ -1,9 +1,9 @@
 """Command line: ``python -m recovery_lab {run,report,plan,analyze} ...``.
 
-Exit status: 0 when every run passed the checker (see checker.py): with an
-``expect`` section in the scenario, every run with faults got exactly the expected
-verdicts; otherwise, and for runs without faults, no verdict was ``fail`` or
-``inconclusive``. 1 when a run did not pass; 2 for invalid input (scenario,
+Exit status: 0 when every run passed the checker (see checker.py). With an
+``expect`` section in the scenario, every run with faults must get exactly the
+expected verdicts. Without it, and for runs without faults, no verdict may be
+``fail`` or ``inconclusive``. 1 when a run did not pass; 2 for invalid input (scenario,
 option, results directory); 130 when interrupted.
 """
 

@@ -74,11 +74,11 @@ def _configured() -> tuple[str, str] | None:
 
 
 def write_effect(task: int, key: str | None = None) -> bool:
-    """Write the side effect of one task, as the workload's effects mode says.
+    """Write the side effect of one task in the workload's effects mode.
 
     Args:
         task: Task id.
-        key: Idempotency key; used only in ``idempotent`` mode, where it defaults
+        key: Idempotency key, used only in ``idempotent`` mode, where it defaults
             to ``task-<task>``.
 
     Returns:

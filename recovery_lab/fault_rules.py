@@ -26,7 +26,7 @@ STRATEGIES_WITHOUT_WORKERS: Final = frozenset({"dbos"})
 
 @dataclass(frozen=True)
 class RuleContext:
-    """What the rules need to know about the rest of the scenario.
+    """Facts about the rest of the scenario that the rules depend on.
 
     Attributes:
         strategies: Names of the scenario's strategies.
@@ -89,8 +89,8 @@ def check_fault_rules(
     """Check the combinations of a fault's keys.
 
     Args:
-        values: The fault's values by key; a value that failed its own check is
-            not a ``str`` or number, and the rules that need it are skipped.
+        values: The fault's values by key. A value that failed its own check is
+            not a ``str`` or number, so the rules that need it are skipped.
         present: The keys written in the file, as opposed to defaults.
         context: The rest of the scenario.
 

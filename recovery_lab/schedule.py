@@ -1,6 +1,6 @@
 """Seeded random fault schedules.
 
-A scenario's ``schedule`` section asks for ``kills`` faults at random times. It
+A scenario's ``schedule`` section requests ``kills`` faults at random times. It
 expands into one ``after_seconds`` fault per incarnation, starting at
 ``first_incarnation``: incarnation ``first_incarnation + i`` is signalled
 ``gap[i]`` seconds after its launch, where each gap is drawn uniformly from
