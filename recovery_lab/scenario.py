@@ -548,7 +548,7 @@ STRATEGY_NAMES: Final[tuple[str, ...]] = tuple(_STRATEGY_FIELDS)
 _SIGNALS: Final = ("SIGKILL", "SIGTERM", "SIGSTOP")
 _TARGETS: Final = ("group", "main", "worker")
 
-# Keys that say which signal a fault sends and to what, shared with the schedule.
+# Keys that set which signal a fault sends and to what, shared with the schedule.
 _SIGNAL_FIELDS: Final = (
     _choice("signal", "SIGKILL", _SIGNALS),
     _choice("target", "group", _TARGETS),

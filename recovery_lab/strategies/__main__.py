@@ -2,9 +2,9 @@
 
 Exit status: 0 when every task finished and the results were written, 1 when the
 strategy raised, 2 for a bad command line, 143 (128 + SIGTERM) when a SIGTERM
-stopped it: the handler raises an exception in the main thread, so the strategy
-leaves its ``with`` blocks (a process pool terminates its workers) and DBOS is
-shut down before the exit. The process exits through ``os._exit`` after shutting
+stopped it. The SIGTERM handler raises an exception in the main thread, so the
+strategy leaves its ``with`` blocks (a process pool terminates its workers) and
+DBOS is shut down before the exit. The process exits through ``os._exit`` after shutting
 DBOS down, because threads that DBOS started can otherwise keep a finished
 process alive.
 """
@@ -45,7 +45,7 @@ def main(argv: list[str]) -> int:
     status = 0
     signal.signal(signal.SIGTERM, _raise_terminated)
     # A forked pool worker would inherit the handler and raise inside the pool's
-    # worker loop; it keeps the default action, as it had before the handler.
+    # worker loop, so it gets the default action back.
     os.register_at_fork(
         after_in_child=lambda: signal.signal(signal.SIGTERM, signal.SIG_DFL)
     )
