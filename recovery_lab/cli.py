@@ -1,9 +1,11 @@
-"""Command line: ``python -m recovery_lab {run,suite,compare,report} ...``.
+"""Command line: ``python -m recovery_lab {run,suite,compare,report,plan,analyze}``.
 
-Exit status: 0 when every run completed with a correct result and no leaked
-process, and 1 when a run did not. ``compare`` exits with 1 when a difference is
-larger than the noise. 2 means invalid input (scenario, option, results
-directory), 130 an interruption.
+Exit status: 0 when every run passed the checker (see checker.py). With an
+``expect`` section in the scenario, every run with faults must get exactly the
+expected verdicts. Without it, and for runs without faults, no verdict may be
+``fail`` or ``inconclusive``. 1 when a run did not pass, and for ``compare`` when
+a difference is larger than the noise. 2 means invalid input (scenario, option,
+results directory), 130 an interruption.
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import logging
+import os
 import signal
 import sys
 import time
@@ -20,7 +23,7 @@ from types import FrameType
 
 from rich.console import Console
 
-from recovery_lab import databases
+from recovery_lab import analysis, databases
 from recovery_lab.compare import (
     compare_studies,
     comparison_markdown,
@@ -29,8 +32,9 @@ from recovery_lab.compare import (
 from recovery_lab.errors import RecoveryLabError, ResultsError, ScenarioError
 from recovery_lab.progress import StudyProgress
 from recovery_lab.report import ReportFiles, comparison_table, write_report
+from recovery_lab.report_document import problem_items
 from recovery_lab.results import RESULTS_FILE, StudyResults, load_results
-from recovery_lab.scenario import Scenario, load_scenario
+from recovery_lab.scenario import MAX_REPETITIONS, Scenario, load_scenario
 from recovery_lab.study import planned_runs, run_study
 from recovery_lab.suite import SuiteEntry, write_suite_report
 
@@ -52,8 +56,9 @@ def build_parser() -> argparse.ArgumentParser:
             "correctness."
         ),
         epilog=(
-            "Exit status: 0 all runs completed correctly with nothing leaked, "
-            "1 a run did not, 2 invalid input, 130 interrupted."
+            "Exit status: 0 every run got the verdicts that the scenario expects "
+            "(without expect: no verdict fail or inconclusive), 1 a run did not, "
+            "2 invalid input, 130 interrupted."
         ),
     )
     parser.add_argument(
@@ -131,6 +136,23 @@ def build_parser() -> argparse.ArgumentParser:
         ),
     )
     report.add_argument("results_dir", type=Path, help="directory written by run")
+
+    plan = commands.add_parser(
+        "plan",
+        help="print the faults a scenario would fire, without running anything",
+        description="Validate a scenario and print its faults, with any seeded "
+        "schedule expanded into one fault per incarnation.",
+    )
+    plan.add_argument("scenario", type=Path, help="scenario YAML file")
+
+    analyze = commands.add_parser(
+        "analyze",
+        help="check the stored histories of a results directory again",
+        description="Run the checker on every run directory of a results "
+        "directory, including runs that an interrupted study left unfinished, "
+        "and print the verdicts.",
+    )
+    analyze.add_argument("results_dir", type=Path, help="directory written by run")
     return parser
 
 
@@ -172,8 +194,10 @@ def _positive_int(text: str) -> int:
         value = int(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"invalid integer: {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 1, found {value}")
+    if not 1 <= value <= MAX_REPETITIONS:
+        raise argparse.ArgumentTypeError(
+            f"must be from 1 to {MAX_REPETITIONS}, found {value}"
+        )
     return value
 
 
@@ -205,15 +229,27 @@ def _table_console() -> Console:
 
 
 def _study_passed(study: StudyResults) -> bool:
-    return all(
-        run.status == "completed" and run.metrics.correct and not run.leaked
+    """Apply the checker's rule, or for results without verdicts the older one."""
+    if not any(run.verdicts for run in study.runs):
+        return all(
+            run.status == "completed" and run.metrics.correct and not run.leaked
+            for run in study.runs
+        )
+    runs = [
+        (f"{run.strategy} {run.mode}-{run.repetition}", run.mode, run.verdicts)
         for run in study.runs
-    )
+    ]
+    problems = analysis.expectation_failures(runs, study.scenario.get("expect", {}))
+    for line in problems:
+        print(f"not passed: {line}", file=sys.stderr)
+    return not problems
 
 
 def print_summary(study: StudyResults, results_dir: Path, report: ReportFiles) -> None:
-    """Print the comparison table and the paths of the results and reports."""
+    """Print the comparison table, the problems, and the results and report paths."""
     _table_console().print(comparison_table(study))
+    for line in problem_items(study):
+        print(f"problem: {line}", file=sys.stderr)
     print(f"results: {results_dir / RESULTS_FILE}")
     print(f"report:  {report.html}")
     print(f"         {report.markdown}")
@@ -229,7 +265,7 @@ def _load_scenario(path: Path, repeat: int | None) -> Scenario:
 def _run_one(
     scenario: Scenario,
     results_dir: Path,
-    system_db: str | None,
+    settings: databases.DbosSettings,
     args: argparse.Namespace,
     console: Console,
 ) -> StudyResults:
@@ -239,7 +275,8 @@ def _run_one(
         study = run_study(
             scenario,
             results_dir,
-            system_db=system_db,
+            system_db=settings.server_url,
+            app_name=settings.app_name,
             keep_databases=args.keep_databases,
             on_run_start=progress.start_run,
             on_progress=progress,
@@ -248,26 +285,40 @@ def _run_one(
     return study
 
 
-def _reject_existing(results_dir: Path) -> bool:
+def _reject_results_dir(results_dir: Path) -> bool:
+    """Print why a results directory cannot be created, and return whether it can't.
+
+    Checked before anything runs, so that a study never stops half-way for a path
+    that was bad from the start.
+    """
+    problem = ""
     if results_dir.exists():
-        print(
-            f"error: {results_dir}: already exists; choose a new --results-dir",
-            file=sys.stderr,
-        )
-        return True
-    return False
+        problem = "already exists; choose a new --results-dir"
+    elif any(len(os.fsencode(part)) > 255 for part in results_dir.parts):
+        problem = "a part of the path is longer than 255 bytes"
+    else:
+        ancestor = results_dir.absolute().parent
+        while not ancestor.exists():
+            ancestor = ancestor.parent
+        if not ancestor.is_dir():
+            problem = f"cannot be created: {ancestor} is not a directory"
+        elif not os.access(ancestor, os.W_OK | os.X_OK):
+            problem = f"cannot be created: {ancestor} is not writable"
+    if problem:
+        print(f"error: {results_dir}: {problem}", file=sys.stderr)
+    return bool(problem)
 
 
 def command_run(args: argparse.Namespace, console: Console) -> int:
     """Run a scenario; see ``build_parser`` for the options."""
     scenario = _load_scenario(args.scenario, args.repeat)
-    system_db = databases.configured_url(args.system_db, args.dbos_config)
+    settings = databases.dbos_settings(args.system_db, args.dbos_config)
     results_dir = args.results_dir or _default_results_dir(scenario.name)
-    if _reject_existing(results_dir):
+    if _reject_results_dir(results_dir):
         return EXIT_USAGE
-    if system_db:
-        databases.check_server(system_db)
-    study = _run_one(scenario, results_dir, system_db, args, console)
+    if settings.server_url:
+        databases.check_server(settings.server_url)
+    study = _run_one(scenario, results_dir, settings, args, console)
     return EXIT_OK if _study_passed(study) else EXIT_FAILED
 
 
@@ -284,12 +335,12 @@ def command_suite(args: argparse.Namespace, console: Console) -> int:
                 print(problem.format(exc.path), file=sys.stderr)
     if invalid:
         return EXIT_USAGE
-    system_db = databases.configured_url(args.system_db, args.dbos_config)
+    settings = databases.dbos_settings(args.system_db, args.dbos_config)
     suite_dir = args.results_dir or _default_results_dir("suite")
-    if _reject_existing(suite_dir):
+    if _reject_results_dir(suite_dir):
         return EXIT_USAGE
-    if system_db:
-        databases.check_server(system_db)
+    if settings.server_url:
+        databases.check_server(settings.server_url)
 
     suite_dir.mkdir(parents=True)
     entries: list[SuiteEntry] = []
@@ -300,7 +351,7 @@ def command_suite(args: argparse.Namespace, console: Console) -> int:
         while (suite_dir / name).exists():
             suffix += 1
             name = f"{scenario.name}-{suffix}"
-        study = _run_one(scenario, suite_dir / name, system_db, args, console)
+        study = _run_one(scenario, suite_dir / name, settings, args, console)
         passed = passed and _study_passed(study)
         entries.append(SuiteEntry(name, study))
     report = write_suite_report(suite_dir, entries)
@@ -334,7 +385,52 @@ def command_report(args: argparse.Namespace, console: Console) -> int:
     """Rebuild the report of a results directory."""
     study = load_results(args.results_dir)
     print_summary(study, args.results_dir, write_report(args.results_dir, study))
+    if study.state != "complete":
+        return EXIT_FAILED
     return EXIT_OK if _study_passed(study) else EXIT_FAILED
+
+
+def command_plan(args: argparse.Namespace) -> int:
+    """Print the faults of a scenario."""
+    for line in analysis.plan_lines(load_scenario(args.scenario)):
+        print(line)
+    return EXIT_OK
+
+
+def command_analyze(args: argparse.Namespace) -> int:
+    """Check every run directory of a results directory and print the verdicts."""
+    runs, expect = analysis.analyze_results(args.results_dir)
+    table = [(run.name, run.verdicts) for run in runs]
+    for line in analysis.verdict_table(table):
+        print(line)
+    for run in runs:
+        if not run.listed:
+            print(f"{run.name}: not in results.json; the study stopped during it")
+        for verdict in run.verdicts:
+            if verdict.verdict in ("fail", "inconclusive"):
+                print(
+                    f"{run.name}: {verdict.name} {verdict.verdict}: {verdict.evidence}"
+                )
+    problems = analysis.expectation_failures(
+        [(run.name, run.mode, run.verdicts) for run in runs], expect
+    )
+    for line in problems:
+        print(f"not passed: {line}", file=sys.stderr)
+    return EXIT_FAILED if problems else EXIT_OK
+
+
+def _dispatch(args: argparse.Namespace, console: Console) -> int:
+    if args.command == "run":
+        return command_run(args, console)
+    if args.command == "suite":
+        return command_suite(args, console)
+    if args.command == "compare":
+        return command_compare(args, console)
+    if args.command == "plan":
+        return command_plan(args)
+    if args.command == "analyze":
+        return command_analyze(args)
+    return command_report(args, console)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -344,13 +440,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     console = Console(stderr=True)
     signal.signal(signal.SIGTERM, _raise_interrupt)
     try:
-        if args.command == "run":
-            return command_run(args, console)
-        if args.command == "suite":
-            return command_suite(args, console)
-        if args.command == "compare":
-            return command_compare(args, console)
-        return command_report(args, console)
+        status = _dispatch(args, console)
+        # Flush here, so that a closed pipe is handled below and not at exit.
+        sys.stdout.flush()
+        return status
     except ScenarioError as exc:
         for problem in exc.problems:
             print(problem.format(exc.path), file=sys.stderr)
@@ -364,3 +457,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("interrupted; the strategy processes were killed", file=sys.stderr)
         return EXIT_INTERRUPTED
+    except BrokenPipeError:
+        # The reader of standard output went away, as ``plan | head`` does.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return EXIT_FAILED

@@ -3,7 +3,9 @@
 Definitions (all times in seconds, CPU in CPU-seconds):
 
 - ``total_time``: from the first launch to the end of the run, restarts included.
-- ``incarnations`` and ``kills``: launches of the strategy, and faults that fired.
+- ``incarnations`` and ``kills``: launches of the strategy, and kills that fired:
+  signals sent by the supervisor plus failpoints at which a process killed its
+  group.
 - ``finished_executions``: ``finish`` records, counting every attempt that ran to
   its end, including those whose result a kill later threw away.
 - ``recomputed``: finished executions beyond one per task.
@@ -221,7 +223,7 @@ def compute_metrics(
     return RunMetrics(
         total_time=total_time,
         incarnations=len(launches),
-        kills=len(kills),
+        kills=len(kills) + sum(1 for r in records if r["event"] == "failpoint"),
         tasks=len(expected),
         finished_executions=len(finishes),
         distinct_finished=len(per_task),

@@ -103,15 +103,31 @@ def wait_for_exit(token: str, pgid: int, grace: float) -> list[ProcessInfo]:
         time.sleep(0.05)
 
 
+# Seconds that kill_processes waits for the killed processes to be gone.
+KILL_WAIT = 5.0
+
+
 def kill_processes(processes: list[ProcessInfo]) -> None:
-    """SIGKILL each listed process, ignoring those that exited meanwhile."""
+    """SIGKILL each listed process and wait until they are gone.
+
+    Processes that exited meanwhile are skipped. The wait matters on a loaded
+    machine, where a process can stay runnable for a while with the SIGKILL
+    pending, so a check right after the kill would still find it.
+    """
+    killed: list[psutil.Process] = []
     for info in processes:
         try:
+            process = psutil.Process(info.pid)
             os.kill(info.pid, signal.SIGKILL)
-        except ProcessLookupError:
+        except (ProcessLookupError, psutil.NoSuchProcess):
             continue
         except PermissionError:
             logger.error("cannot kill leaked process %d: permission denied", info.pid)
+            continue
+        killed.append(process)
+    _, alive = psutil.wait_procs(killed, timeout=KILL_WAIT)
+    for process in alive:
+        logger.error("leaked process %d still alive after SIGKILL", process.pid)
 
 
 def signal_group(pgid: int, signum: int) -> bool:

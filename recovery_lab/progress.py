@@ -93,6 +93,10 @@ class StudyProgress:
             )
         elif event == "leak":
             message = f"{len(record['processes'])} processes leaked, now killed"
+        elif event == "hung":
+            message = f"no progress for {record['idle']:g} s, killed as hung"
+        elif event == "fault" and not record.get("landed"):
+            message = f"fault did not land: {record['fault']}: {record['evidence']}"
         elif event == "timeout":
             message = "timed out"
         elif event == "end":

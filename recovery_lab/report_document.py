@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from recovery_lab import analysis
 from recovery_lab.report_plots import Plot, StudyPlots, run_name
 from recovery_lab.report_tables import (
     COLUMNS,
@@ -145,7 +146,38 @@ def _evidence_text(value: Any) -> str:
     return str(value)
 
 
+def _late_fault_items(name: str, fault: dict[str, Any], tasks: int) -> list[str]:
+    """Describe a fault that fired later than its after_tasks trigger."""
+    trigger = fault.get("after_tasks")
+    finished = fault.get("finished_at_signal")
+    if trigger is None or finished is None or finished <= trigger:
+        return []
+    text = (
+        f"{name}: fault fired late, after {finished} tasks had finished in "
+        f"incarnation {fault.get('incarnation')} instead of {trigger}"
+    )
+    if finished >= tasks:
+        text += ", when every task was already done"
+    return [
+        text + ". The supervisor polls the history, so short tasks outrun it; "
+        "a failpoint fires at an exact point."
+    ]
+
+
+def problem_items(study: StudyResults) -> list[str]:
+    """List the problems of a study, one line each, as the report shows them."""
+    return _problems(study)[0]
+
+
 def _problem_blocks(study: StudyResults) -> list[Block]:
+    items, tails = _problems(study)
+    if not items:
+        return []
+    return [Heading(2, "Problems"), BulletList(tuple(items)), *tails]
+
+
+def _problems(study: StudyResults) -> tuple[list[str], list[Block]]:
+    """Return the problem lines and the standard error tails of crashed runs."""
     items: list[str] = []
     tails: list[Block] = []
     for run in study.runs:
@@ -163,6 +195,8 @@ def _problem_blocks(study: StudyResults) -> list[Block]:
             )
         for fault in outcome.get("faults_not_fired", []):
             items.append(f"{name}: fault never fired: {fault}")
+        for fault in outcome.get("faults", []):
+            items += _late_fault_items(name, fault, run.metrics.tasks)
         for entry in run.leaked:
             for process in entry["processes"]:
                 items.append(
@@ -171,9 +205,12 @@ def _problem_blocks(study: StudyResults) -> list[Block]:
                 )
         if run.metrics.torn_lines:
             items.append(f"{name}: {run.metrics.torn_lines} torn lines in the history")
-    if not items:
-        return []
-    return [Heading(2, "Problems"), BulletList(tuple(items)), *tails]
+    if study.state != "complete":
+        items.append(
+            f"the study is {study.state}: it recorded {len(study.runs)} runs; "
+            "`python -m recovery_lab analyze` checks the histories of the rest"
+        )
+    return items, tails
 
 
 def _table(
@@ -194,7 +231,19 @@ def _verdict_blocks(study: StudyResults) -> list[Block]:
     if not rows:
         return []
     header = ("run", "check", "result", "evidence")
-    return [Heading(2, "Verdicts"), _table(header, rows, header)]
+    blocks: list[Block] = [Heading(2, "Verdicts"), _table(header, rows, header)]
+    expect = dict(study.scenario.get("expect") or {})
+    if expect:
+        wanted = ", ".join(f"{key} {value}" for key, value in expect.items())
+        blocks.append(Paragraph(f"Expected for the runs with faults: {wanted}."))
+        unmet = analysis.expectation_failures(
+            [(run_name(r), r.mode, r.verdicts) for r in study.runs], expect
+        )
+        if unmet:
+            blocks += [Paragraph("Unmet:"), BulletList(tuple(unmet))]
+        else:
+            blocks.append(Paragraph("Every expected verdict holds."))
+    return blocks
 
 
 def build_document(study: StudyResults, plots: StudyPlots) -> list[Block]:
@@ -225,7 +274,9 @@ def build_document(study: StudyResults, plots: StudyPlots) -> list[Block]:
         ),
         Heading(2, "Faults"),
     ]
-    faults = describe_faults(scenario)
+    # Results since schema version 2 list every fault, with schedules expanded.
+    faults = [f"{fault['fault']}." for fault in study.faults]
+    faults = faults or describe_faults(scenario)
     blocks.append(BulletList(tuple(faults)) if faults else Paragraph("No faults."))
 
     blocks += [

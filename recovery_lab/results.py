@@ -1,8 +1,8 @@
 """The saved results of a study: a versioned JSON document.
 
-``results.json`` is an object with these keys (schema version 1):
+``results.json`` is an object with these keys (schema version 2):
 
-- ``schema``: always ``"recovery_lab.results"``; ``version``: the integer 1.
+- ``schema``: always ``"recovery_lab.results"``; ``version``: the integer 2.
 - ``created``: local time the study started, ISO 8601.
 - ``scenario``: the scenario as run, defaults filled in.
 - ``system_database``: ``"sqlite"`` or ``"postgresql"``.
@@ -10,7 +10,14 @@
 - ``runs``: one object per run with ``strategy``, ``mode`` (``baseline`` or
   ``faults``), ``repetition``, ``run_dir`` (relative to the results directory),
   ``settings`` (the strategy's settings), ``outcome`` (how the run ended, from the
-  supervisor) and ``metrics`` (see metrics.py for each definition).
+  supervisor) and ``metrics`` (see metrics.py for each definition), and
+  ``verdicts``: the checker's verdicts, each ``{"name", "verdict", "evidence"}``
+  (see checker.py).
+- ``faults``: the faults of every run with faults, the schedule expanded, each
+  ``{"incarnation", "fault"}`` with the fault described in words.
+
+Version 2 added ``verdicts``, ``faults``, and in ``outcome`` the keys ``faults``,
+``hung`` and ``tasks_finished``. Version 1 files still load, with no verdicts.
 
 docs/results-schema.md describes every field and the rules for changing them.
 """
@@ -28,7 +35,9 @@ from recovery_lab.metrics import RunMetrics
 from recovery_lab.results_check import check_document
 
 SCHEMA = "recovery_lab.results"
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
+# Versions that load_results reads.
+READABLE_VERSIONS = (1, 2)
 RESULTS_FILE = "results.json"
 
 
@@ -44,6 +53,7 @@ class RunResult:
         settings: The strategy's settings.
         outcome: How the run ended, as in ``supervisor.RunOutcome`` without results.
         metrics: The measured metrics.
+        verdicts: The checker's verdicts as dicts (see checker.py).
 
     """
 
@@ -54,6 +64,7 @@ class RunResult:
     settings: dict[str, Any]
     outcome: dict[str, Any]
     metrics: RunMetrics
+    verdicts: list[dict[str, str]] = field(default_factory=list)
 
     @property
     def status(self) -> str:
@@ -70,8 +81,10 @@ class RunResult:
 class StudyResults:
     """Every run of one study, with what it ran and where.
 
-    ``directory`` is the results directory the study was saved in or read from; it
-    is not itself saved.
+    ``state`` is ``running`` while the study runs, ``interrupted`` when it was
+    stopped by a signal, and ``complete`` once every run is recorded; a study whose
+    supervisor was killed stays ``running``. ``directory`` is the results
+    directory the study was saved in or read from; it is not itself saved.
     """
 
     scenario: dict[str, Any]
@@ -79,6 +92,8 @@ class StudyResults:
     system_database: str
     machine: dict[str, Any]
     runs: list[RunResult] = field(default_factory=list)
+    faults: list[dict[str, Any]] = field(default_factory=list)
+    state: str = "complete"
     directory: Path | None = None
 
     def run_path(self, run: RunResult) -> Path:
@@ -110,6 +125,8 @@ class StudyResults:
             "system_database": self.system_database,
             "machine": self.machine,
             "runs": runs,
+            "faults": self.faults,
+            "state": self.state,
         }
 
 
@@ -147,10 +164,11 @@ def load_results(results_dir: str | os.PathLike[str]) -> StudyResults:
             f'{path}: not a recovery_lab results file (its "schema" field is '
             f"not {SCHEMA!r})"
         )
-    if data.get("version") != SCHEMA_VERSION:
+    if data.get("version") not in READABLE_VERSIONS:
         raise ResultsError(
             f"{path}: results schema version {data.get('version')!r} is not "
-            f"supported; this recovery_lab reads version {SCHEMA_VERSION}"
+            f"supported; this recovery_lab reads versions "
+            f"{', '.join(map(str, READABLE_VERSIONS))}"
         )
     problems = check_document(data)
     if problems:
@@ -170,6 +188,7 @@ def load_results(results_dir: str | os.PathLike[str]) -> StudyResults:
                 metrics=RunMetrics.from_dict(
                     {k: v for k, v in run["metrics"].items() if k in known_metrics}
                 ),
+                verdicts=list(run.get("verdicts", [])),
             )
             for run in data["runs"]
         ]
@@ -180,6 +199,8 @@ def load_results(results_dir: str | os.PathLike[str]) -> StudyResults:
             machine=dict(data["machine"]),
             runs=runs,
             directory=directory,
+            faults=list(data.get("faults", [])),
+            state=str(data.get("state", "complete")),
         )
     except (KeyError, TypeError, ValueError) as exc:
         # A nested value that check_document does not inspect, such as a row of

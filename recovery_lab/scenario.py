@@ -9,7 +9,8 @@ Every problem in the file is collected and raised together in one
 
 The rules for each key are data in the ``_*_FIELDS`` tables below. To add a strategy,
 add a row to ``_STRATEGY_FIELDS``. To add a fault field, add a row to
-``_FAULT_FIELDS`` and a field of the same name to :class:`Fault`.
+``_FAULT_FIELDS`` and a field of the same name to :class:`Fault`. Rules that combine
+several keys of a fault live in fault_rules.py.
 """
 
 from __future__ import annotations
@@ -31,7 +32,12 @@ from yaml.constructor import SafeConstructor
 from yaml.reader import ReaderError
 from yaml.representer import RepresenterError
 
+from recovery_lab.checker import VERDICT_NAMES, VERDICT_VALUES
+from recovery_lab.effects import EFFECT_MODES
 from recovery_lab.errors import Problem, ScenarioError
+from recovery_lab.failpoints import FAILPOINT_NAMES
+from recovery_lab.fault_rules import RuleContext, check_fault_rules
+from recovery_lab.schedule import draw_gaps
 
 __all__ = [
     "FILE_KEY",
@@ -39,6 +45,7 @@ __all__ = [
     "Fault",
     "RestartPolicy",
     "Scenario",
+    "Schedule",
     "StrategySpec",
     "Workload",
     "load_scenario",
@@ -82,12 +89,15 @@ class Workload:
         kind: Workload kind, currently always ``fibonacci``.
         tasks: Number of tasks.
         n: Argument of the naive recursive ``fib(n)`` that each task computes.
+        effects: Side effect of each task: ``none``, ``plain`` or ``idempotent``
+            (see effects.py).
 
     """
 
     kind: str
     tasks: int
     n: int
+    effects: str = "none"
 
 
 @dataclass(frozen=True)
@@ -134,15 +144,23 @@ class StrategySpec:
 class Fault:
     """One kill to inject into one incarnation of a strategy.
 
-    Exactly one of ``after_tasks`` and ``after_seconds`` is set.
+    Exactly one of ``after_tasks``, ``after_seconds`` and ``failpoint`` is set.
 
     Attributes:
         incarnation: 1-based number of the launch to kill.
         after_tasks: Kill once this many tasks have finished in that incarnation.
         after_seconds: Kill this many seconds after that incarnation started.
-        signal: Signal name, for example ``SIGKILL``.
-        target: What receives the signal, for example ``group`` for the
-            strategy's whole process group.
+        signal: Signal name: ``SIGKILL``, ``SIGTERM`` or ``SIGSTOP``.
+        target: What receives the signal: ``group`` for the strategy's whole
+            process group, ``main`` for its main process only, ``worker`` for one
+            worker process.
+        failpoint: Name of a failpoint at which the incarnation SIGKILLs its own
+            process group (see failpoints.py), instead of a signal from outside.
+        hit: Which hit of the failpoint fires it, counted over every process of
+            the incarnation; None means the first.
+        grace: Seconds that a SIGTERM leaves the strategy to exit before SIGKILL
+            follows; None means ``faults.DEFAULT_GRACE``.
+        stop_seconds: Seconds between SIGSTOP and SIGCONT.
 
     """
 
@@ -151,15 +169,24 @@ class Fault:
     after_seconds: float | None
     signal: str
     target: str
+    failpoint: str | None = None
+    hit: int | None = None
+    grace: float | None = None
+    stop_seconds: float | None = None
 
     def describe(self) -> str:
         """Describe the fault in one line of text.
 
         Returns:
             Text such as ``SIGKILL to group of incarnation 1 after 20 finished
-            tasks``.
+            tasks`` or ``failpoint after_effect (hit 3) in incarnation 1``.
 
         """
+        if self.failpoint is not None:
+            return (
+                f"failpoint {self.failpoint} (hit {self.hit or 1}) in incarnation "
+                f"{self.incarnation}"
+            )
         if self.after_tasks is not None:
             unit = "finished task" if self.after_tasks == 1 else "finished tasks"
             when = f"after {self.after_tasks} {unit}"
@@ -168,8 +195,55 @@ class Fault:
             when = f"after {_format_number(self.after_seconds)} {unit}"
         else:
             when = "with no kill point set"
-        return (
+        text = (
             f"{self.signal} to {self.target} of incarnation {self.incarnation} {when}"
+        )
+        if self.stop_seconds is not None:
+            text += f", stopped for {_format_number(self.stop_seconds)} s"
+        return text
+
+
+@dataclass(frozen=True)
+class Schedule:
+    """Seeded random kills, one per incarnation; see schedule.py.
+
+    Attributes:
+        seed: Seed of the random generator.
+        kills: Number of faults, one in each of that many incarnations.
+        min_gap: Smallest time from a launch to its kill, in seconds.
+        max_gap: Largest time from a launch to its kill, in seconds.
+        first_incarnation: Incarnation of the first scheduled fault.
+        signal: Signal name, as in :class:`Fault`.
+        target: Signal target, as in :class:`Fault`.
+        grace: As in :class:`Fault`.
+        stop_seconds: As in :class:`Fault`.
+
+    """
+
+    seed: int
+    kills: int
+    min_gap: float
+    max_gap: float
+    first_incarnation: int
+    signal: str
+    target: str
+    grace: float | None = None
+    stop_seconds: float | None = None
+
+    def expand(self) -> tuple[Fault, ...]:
+        """Return the concrete faults of the schedule, in incarnation order."""
+        gaps = draw_gaps(self.seed, self.kills, self.min_gap, self.max_gap)
+        return tuple(
+            Fault(
+                incarnation=self.first_incarnation + index,
+                after_tasks=None,
+                after_seconds=gap,
+                signal=self.signal,
+                target=self.target,
+                grace=self.grace,
+                stop_seconds=self.stop_seconds,
+            )
+            for index, gap in enumerate(gaps)
         )
 
 
@@ -206,6 +280,11 @@ class Scenario:
         timeout: Seconds allowed for one run, over all incarnations.
         repetitions: Number of runs of each strategy.
         baseline: Whether each strategy also runs once without faults.
+        schedule: Seeded random faults added to ``faults``, or None.
+        watchdog: Seconds without any new record from an incarnation after which
+            the supervisor kills it as hung, or None for no watchdog.
+        expect: Expected checker verdicts of the runs with faults, as (verdict
+            name, value) pairs.
 
     """
 
@@ -219,6 +298,16 @@ class Scenario:
     timeout: float
     repetitions: int
     baseline: bool
+    schedule: Schedule | None = None
+    watchdog: float | None = None
+    expect: tuple[tuple[str, str], ...] = ()
+
+    def all_faults(self) -> tuple[Fault, ...]:
+        """Return ``faults`` and the expanded schedule, sorted by incarnation."""
+        scheduled = self.schedule.expand() if self.schedule is not None else ()
+        return tuple(
+            sorted((*self.faults, *scheduled), key=lambda fault: fault.incarnation)
+        )
 
     def to_dict(self) -> dict[str, Any]:
         """Convert the scenario to JSON-serialisable data.
@@ -236,6 +325,7 @@ class Scenario:
                 "kind": self.workload.kind,
                 "tasks": self.workload.tasks,
                 "n": self.workload.n,
+                "effects": self.workload.effects,
             },
             "strategies": {spec.name: dict(spec.settings) for spec in self.strategies},
             "faults": [_fault_to_dict(fault) for fault in self.faults],
@@ -248,12 +338,28 @@ class Scenario:
             "timeout": self.timeout,
             "repetitions": self.repetitions,
             "baseline": self.baseline,
+            **self._optional_dict(),
         }
+
+    def _optional_dict(self) -> dict[str, Any]:
+        # Keys left out when unset, since the schema has no null values.
+        data: dict[str, Any] = {}
+        if self.schedule is not None:
+            values = vars(self.schedule)
+            data["schedule"] = {k: v for k, v in values.items() if v is not None}
+        if self.watchdog is not None:
+            data["watchdog"] = self.watchdog
+        if self.expect:
+            data["expect"] = dict(self.expect)
+        return data
 
 
 def _fault_to_dict(fault: Fault) -> dict[str, Any]:
     # A fault field that is None was not set, and the schema has no null values.
+    # A failpoint always SIGKILLs the group, and its fault may not name a signal.
     values = {spec.key: getattr(fault, spec.key) for spec in _FAULT_FIELDS}
+    if fault.failpoint is not None:
+        values = {k: v for k, v in values.items() if k not in ("signal", "target")}
     return {key: value for key, value in values.items() if value is not None}
 
 
@@ -379,6 +485,14 @@ def _choice(key: str, default: str, choices: tuple[str, ...], note: str = "") ->
     return _Field(key, "string", default, choices=choices, note=note)
 
 
+# Upper limits of counts and durations. They keep a typing mistake from starting
+# a million processes or running for a year; raise them if a study needs more.
+MAX_TASKS: Final = 100_000
+MAX_WORKERS: Final = 256
+MAX_REPETITIONS: Final = 100
+MAX_RESTARTS: Final = 1000
+MAX_SECONDS: Final = 86_400.0
+
 _TOP_FIELDS: Final = (
     _Field(
         "name",
@@ -388,27 +502,31 @@ _TOP_FIELDS: Final = (
         allowed=f"a string matching {_NAME_PATTERN.pattern}",
     ),
     _Field("description", "string", ""),
-    _number("timeout", 180.0, lower=_above(0)),
-    _integer("repetitions", 1, lower=_at_least(1)),
+    _number("timeout", 180.0, lower=_above(0), upper=_at_most(MAX_SECONDS)),
+    _integer("repetitions", 1, lower=_at_least(1), upper=_at_most(MAX_REPETITIONS)),
     _Field("baseline", "boolean", True),
+    _number("watchdog", None, lower=_above(0), upper=_at_most(MAX_SECONDS)),
 )
 
 _WORKLOAD_FIELDS: Final = (
     _choice("kind", "fibonacci", ("fibonacci",)),
-    _integer("tasks", 40, lower=_at_least(1)),
+    _integer("tasks", 40, lower=_at_least(1), upper=_at_most(MAX_TASKS)),
     _integer("n", 30, lower=_at_least(1), upper=_at_most(40)),
+    _choice("effects", "none", EFFECT_MODES),
 )
 
 # Strategy name -> its settings. Add a row to add a strategy.
 _STRATEGY_FIELDS: Final[Mapping[str, tuple[_Field, ...]]] = MappingProxyType(
     {
         "pool": (
-            _integer("workers", 10, lower=_at_least(1)),
+            _integer("workers", 10, lower=_at_least(1), upper=_at_most(MAX_WORKERS)),
             _choice("start_method", "fork", ("fork", "spawn", "forkserver")),
         ),
         "dbos": (
             # Global concurrency of the DBOS queue, and its limit per process.
-            _integer("concurrency", 10, lower=_at_least(1)),
+            _integer(
+                "concurrency", 10, lower=_at_least(1), upper=_at_most(MAX_WORKERS)
+            ),
             _integer(
                 "worker_concurrency",
                 5,
@@ -419,7 +537,7 @@ _STRATEGY_FIELDS: Final[Mapping[str, tuple[_Field, ...]]] = MappingProxyType(
             _number("polling_interval", 1.0, lower=_above(0)),
         ),
         "hybrid": (
-            _integer("workers", 10, lower=_at_least(1)),
+            _integer("workers", 10, lower=_at_least(1), upper=_at_most(MAX_WORKERS)),
             _integer(
                 "chunk_size", 10, lower=_at_least(1), upper=_at_most("workload.tasks")
             ),
@@ -437,6 +555,17 @@ _STRATEGY_FIELDS: Final[Mapping[str, tuple[_Field, ...]]] = MappingProxyType(
 STRATEGY_NAMES: Final[tuple[str, ...]] = tuple(_STRATEGY_FIELDS)
 """Names of the strategies that a scenario may run."""
 
+_SIGNALS: Final = ("SIGKILL", "SIGTERM", "SIGSTOP")
+_TARGETS: Final = ("group", "main", "worker")
+
+# Keys that set which signal a fault sends and to what, shared with the schedule.
+_SIGNAL_FIELDS: Final = (
+    _choice("signal", "SIGKILL", _SIGNALS),
+    _choice("target", "group", _TARGETS),
+    _number("grace", None, lower=_at_least(0), upper=_at_most(MAX_SECONDS)),
+    _number("stop_seconds", None, lower=_above(0), upper=_at_most(MAX_SECONDS)),
+)
+
 _FAULT_FIELDS: Final = (
     _integer("after_tasks", None, lower=_at_least(1), upper=_below("workload.tasks")),
     _number("after_seconds", None, lower=_above(0), upper=_below("timeout")),
@@ -446,16 +575,32 @@ _FAULT_FIELDS: Final = (
         lower=_at_least(1),
         default_factory=lambda context: context.position + 1,
     ),
-    _choice("signal", "SIGKILL", ("SIGKILL",)),
-    _choice("target", "group", ("group",)),
+    _Field("failpoint", "string", choices=FAILPOINT_NAMES),
+    _integer("hit", None, lower=_at_least(1), upper=_at_most(MAX_TASKS)),
+    *_SIGNAL_FIELDS,
 )
 
 # Each fault sets exactly one of these keys.
-_FAULT_TRIGGERS: Final = ("after_tasks", "after_seconds")
+_FAULT_TRIGGERS: Final = ("after_tasks", "after_seconds", "failpoint")
+
+_SCHEDULE_FIELDS: Final = (
+    _integer("seed", 0),
+    _integer("kills", 1, lower=_at_least(1)),
+    _number("min_gap", 1.0, lower=_above(0), upper=_below("timeout")),
+    _number(
+        "max_gap", 5.0, lower=_at_least("schedule.min_gap"), upper=_below("timeout")
+    ),
+    _integer("first_incarnation", 1, lower=_at_least(1)),
+    *_SIGNAL_FIELDS,
+)
+
+_EXPECT_FIELDS: Final = tuple(
+    _Field(name, "string", choices=VERDICT_VALUES) for name in VERDICT_NAMES
+)
 
 _RESTART_FIELDS: Final = (
-    _integer("max_restarts", 5, lower=_at_least(0)),
-    _number("delay", 0.2, lower=_at_least(0)),
+    _integer("max_restarts", 5, lower=_at_least(0), upper=_at_most(MAX_RESTARTS)),
+    _number("delay", 0.2, lower=_at_least(0), upper=_at_most(MAX_SECONDS)),
     _number("backoff", 2.0, lower=_at_least(1)),
     _number("max_delay", 5.0, lower=_at_least("restart.delay")),
 )
@@ -470,6 +615,9 @@ _TOP_KEYS: Final = (
     "timeout",
     "repetitions",
     "baseline",
+    "watchdog",
+    "schedule",
+    "expect",
 )
 
 _STRATEGIES_ALLOWED: Final = (
@@ -688,7 +836,19 @@ class _Validator:
             entries.get("restart"), "restart", _RESTART_FIELDS, root_line
         )
         strategies = self._strategies(entries.get("strategies"), root_line)
-        faults = self._faults(entries.get("faults"))
+        rules = RuleContext(
+            strategies=tuple(name for name, _ in strategies),
+            effects=str(workload["effects"]),
+            watchdog=top["watchdog"] if top["watchdog"] is not _INVALID else 0.0,
+            last_incarnation=(
+                restart["max_restarts"] + 1
+                if restart["max_restarts"] is not _INVALID
+                else None
+            ),
+        )
+        faults = self._faults(entries.get("faults"), rules)
+        schedule = self._schedule(entries.get("schedule"), rules, faults)
+        expect = self._expect(entries.get("expect"))
 
         if self.problems:
             return None
@@ -705,6 +865,9 @@ class _Validator:
             timeout=top["timeout"],
             repetitions=top["repetitions"],
             baseline=top["baseline"],
+            schedule=schedule,
+            watchdog=top["watchdog"],
+            expect=expect,
         )
 
     # -- structure ---------------------------------------------------------
@@ -1028,7 +1191,7 @@ class _Validator:
                 names.append((name, None))
         return names
 
-    def _faults(self, node: yaml.Node | None) -> list[Fault]:
+    def _faults(self, node: yaml.Node | None, rules: RuleContext) -> list[Fault]:
         """Validate ``faults``, including the checks across faults.
 
         Returns:
@@ -1053,6 +1216,7 @@ class _Validator:
             entries = self._entries(item, path, keys)
             values = self._section(entries, path, _FAULT_FIELDS, _line(item), position)
             self._check_triggers(entries, path, item)
+            self._check_rules(values, entries, path, item, rules)
 
             incarnation = values["incarnation"]
             if incarnation is not _INVALID:
@@ -1066,9 +1230,89 @@ class _Validator:
                     self.report(f"{path}.incarnation", where, found, allowed_text)
                 else:
                     first_by_incarnation[incarnation] = position
+                last = rules.last_incarnation
+                if last is not None and incarnation > last:
+                    found = _show(incarnation)
+                    if "incarnation" not in entries:
+                        found = f"nothing, so the default {found}"
+                    self.report(
+                        f"{path}.incarnation",
+                        entries.get("incarnation", item),
+                        found,
+                        f"an incarnation from 1 to {last} (restart.max_restarts + 1),"
+                        " because no later incarnation is ever launched",
+                    )
             if _INVALID not in values.values():
                 faults.append(Fault(**values))
         return faults
+
+    def _check_rules(
+        self,
+        values: Mapping[str, Any],
+        entries: Mapping[str, yaml.Node],
+        path: str,
+        item: yaml.Node,
+        rules: RuleContext,
+    ) -> None:
+        """Report the broken rules of fault_rules.py, at the key they name."""
+        for key, found, allowed in check_fault_rules(values, set(entries), rules):
+            self.report(_join(path, key), entries.get(key, item), found, allowed)
+
+    def _schedule(
+        self, node: yaml.Node | None, rules: RuleContext, faults: list[Fault]
+    ) -> Schedule | None:
+        """Validate ``schedule`` and check that it leaves ``faults`` alone.
+
+        Returns:
+            The schedule, or None when it is missing or invalid.
+
+        """
+        if node is None:
+            return None
+        allowed = "a mapping of: " + ", ".join(f.key for f in _SCHEDULE_FIELDS)
+        if not self._is_mapping(node, "schedule", allowed):
+            return None
+        keys = tuple(field.key for field in _SCHEDULE_FIELDS)
+        entries = self._entries(node, "schedule", keys)
+        values = self._section(entries, "schedule", _SCHEDULE_FIELDS, _line(node))
+        self._check_rules(values, entries, "schedule", node, rules)
+        if _INVALID in values.values():
+            return None
+        schedule = Schedule(**values)
+        last = schedule.first_incarnation + schedule.kills - 1
+        if rules.last_incarnation is not None and last > rules.last_incarnation:
+            self.report(
+                "schedule.kills",
+                entries.get("kills", node),
+                f"{schedule.kills} kills from incarnation "
+                f"{schedule.first_incarnation}, up to incarnation {last}",
+                f"kills that end by incarnation {rules.last_incarnation} "
+                "(restart.max_restarts + 1), because no later incarnation is ever "
+                "launched",
+            )
+        for position, fault in enumerate(faults):
+            if schedule.first_incarnation <= fault.incarnation <= last:
+                where = entries.get("first_incarnation", node)
+                self.report(
+                    "schedule.first_incarnation",
+                    where,
+                    f"incarnations {schedule.first_incarnation} to {last}, "
+                    f"which include incarnation {fault.incarnation} of "
+                    f"faults[{position}]",
+                    "a first_incarnation and kills that leave out every "
+                    "incarnation used by faults",
+                )
+                return None
+        return schedule
+
+    def _expect(self, node: yaml.Node | None) -> tuple[tuple[str, str], ...]:
+        """Validate ``expect``: checker verdict names mapped to expected values."""
+        if node is None:
+            return ()
+        values = self._required_section(node, "expect", _EXPECT_FIELDS, _line(node))
+        return tuple(
+            (name, value) for name, value in values.items() if isinstance(value, str)
+        )
 
     def _check_triggers(
         self, entries: Mapping[str, yaml.Node], path: str, item: yaml.Node

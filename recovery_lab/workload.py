@@ -1,8 +1,10 @@
 """The CPU-bound work that every strategy runs, and the record of each attempt.
 
 A task is identified by an integer id. Running it writes a ``start`` record to the
-ledger, computes the result, and writes a ``finish`` record carrying the result and
-the CPU seconds the computation took. Both records name the process, its parent,
+ledger, computes the result, writes a ``finish`` record carrying the result and
+the CPU seconds the computation took, and then writes the task's side effect (see
+effects.py). The failpoints ``before_task``, ``after_compute`` and ``after_effect``
+sit between these steps. Both records name the process, its parent,
 the thread and the incarnation, so the ledger alone shows where work ran and which
 attempts a kill cut short.
 """
@@ -14,6 +16,8 @@ import threading
 import time
 from typing import Any
 
+from recovery_lab import failpoints
+from recovery_lab.effects import write_effect
 from recovery_lab.ledger import current_incarnation, task_writer
 
 
@@ -48,17 +52,21 @@ def _attempt_fields(task: int) -> dict[str, Any]:
     }
 
 
-def run_task(task: int, n: int) -> int:
-    """Run one task and record its start and finish in the ledger.
+def run_task(task: int, n: int, effect_key: str | None = None) -> int:
+    """Run one task, record its start and finish in the ledger, write its effect.
 
     Args:
         task: Task id, from 0 to the number of tasks minus one.
         n: Fibonacci index that the task computes.
+        effect_key: Idempotency key of the side effect, for the ``idempotent``
+            effects mode; None keys it by task id.
 
     Returns:
         The n-th Fibonacci number.
 
     """
+    if failpoints.ARMED:
+        failpoints.reach(failpoints.BEFORE_TASK, task=task)
     writer = task_writer()
     fields = _attempt_fields(task)
     cpu_start = time.thread_time()
@@ -78,10 +86,14 @@ def run_task(task: int, n: int) -> int:
                 **fields,
             }
         )
+    if failpoints.ARMED:
+        failpoints.reach(failpoints.AFTER_COMPUTE, task=task)
+    write_effect(task, effect_key)
+    if failpoints.ARMED:
+        failpoints.reach(failpoints.AFTER_EFFECT, task=task)
     return result
 
 
-def run_task_pair(args: tuple[int, int]) -> tuple[int, int]:
+def run_task_pair(args: tuple[int, int] | tuple[int, int, str]) -> tuple[int, int]:
     """Run ``run_task(*args)`` and return ``(task, result)``, for ``Pool.imap``."""
-    task, n = args
-    return task, run_task(task, n)
+    return args[0], run_task(*args)

@@ -11,7 +11,7 @@ import time
 from pathlib import Path
 
 import pytest
-from conftest import REPO_ROOT, run_cli
+from conftest import REPO_ROOT, run_cli, run_processes
 
 BAD_SCENARIOS = {
     "unknown key": (
@@ -176,3 +176,118 @@ def test_run_sigterm_kills_strategy_and_exits_130(tmp_path: Path) -> None:
     assert "interrupted" in stderr
     events = [json.loads(line)["event"] for line in history.read_text().splitlines()]
     assert "interrupted" in events
+
+
+def test_strategy_dies_with_killed_supervisor(tmp_path: Path) -> None:
+    scenario = tmp_path / "long.yaml"
+    scenario.write_text(
+        "workload: {tasks: 40, n: 32}\nstrategies: {hybrid: {workers: 2}}\n"
+    )
+    results_dir = tmp_path / "out"
+    process = subprocess.Popen(
+        [sys.executable, "-m", "recovery_lab", "run", str(scenario)]
+        + ["--results-dir", str(results_dir)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    history = results_dir / "runs" / "hybrid" / "baseline-1" / "history.jsonl"
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        if history.exists() and b'"start"' in history.read_bytes():
+            break
+        time.sleep(0.05)
+    assert run_processes(), "the strategy did not start"
+    process.kill()
+    process.wait()
+    # The strategy's watchdog notices that its parent is gone and kills its group.
+    deadline = time.monotonic() + 10
+    while run_processes() and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert run_processes() == []
+
+
+@pytest.mark.parametrize(
+    ("option", "message"),
+    [
+        ("postgresql://postgres@127.0.0.1:abc/postgres", "invalid system database URL"),
+        ("postgresql://postgres@127.0.0.1:99999/postgres", "invalid port 99999"),
+    ],
+)
+def test_run_invalid_system_db_url_exits_2(
+    tmp_path: Path, option: str, message: str
+) -> None:
+    result = run_cli(
+        "run",
+        str(REPO_ROOT / "scenarios" / "no_faults.yaml"),
+        "--results-dir",
+        str(tmp_path / "out"),
+        "--system-db",
+        option,
+    )
+    assert result.returncode == 2
+    assert message in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("results_dir", "message"),
+    [
+        ("afile/sub", "is not a directory"),
+        ("x" * 300, "longer than 255 bytes"),
+    ],
+)
+def test_run_bad_results_dir_exits_2(
+    tmp_path: Path, results_dir: str, message: str
+) -> None:
+    (tmp_path / "afile").write_text("")
+    result = run_cli(
+        "run",
+        str(REPO_ROOT / "scenarios" / "no_faults.yaml"),
+        "--results-dir",
+        str(tmp_path / results_dir),
+    )
+    assert result.returncode == 2
+    assert message in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_run_missing_dbos_config_exits_2(tmp_path: Path) -> None:
+    missing = tmp_path / "dbos-config.yaml"
+    result = run_cli(
+        "run",
+        str(REPO_ROOT / "scenarios" / "no_faults.yaml"),
+        "--dbos-config",
+        str(missing),
+    )
+    assert result.returncode == 2
+    assert f"{missing}: DBOS configuration file not found" in result.stderr
+
+
+def test_report_of_unfinished_study_exits_1(tmp_path: Path) -> None:
+    scenario = tmp_path / "tiny.yaml"
+    scenario.write_text("workload: {tasks: 4, n: 15}\nstrategies: [pool]\n")
+    results_dir = tmp_path / "out"
+    assert (
+        run_cli("run", str(scenario), "--results-dir", str(results_dir)).returncode == 0
+    )
+    document = json.loads((results_dir / "results.json").read_text())
+    assert document["state"] == "complete"
+    document["state"] = "running"
+    (results_dir / "results.json").write_text(json.dumps(document))
+    result = run_cli("report", str(results_dir))
+    assert result.returncode == 1
+    assert "the study is running" in result.stderr
+
+
+def test_plan_into_closed_pipe_prints_no_traceback() -> None:
+    plan = subprocess.Popen(
+        [sys.executable, "-m", "recovery_lab", "plan"]
+        + [str(REPO_ROOT / "scenarios" / "soak.yaml")],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    assert plan.stdout is not None
+    # Closed before the command writes anything, as ``plan | true`` would.
+    plan.stdout.close()
+    _, stderr = plan.communicate(timeout=60)
+    assert b"Traceback" not in stderr

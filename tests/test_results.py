@@ -108,7 +108,7 @@ EDITS: list[tuple[str, Callable[[dict[str, Any]], None], list[str]]] = [
     (
         "wrong version",
         lambda data: data.update(version=99),
-        ["schema version 99 is not supported", "reads version 1"],
+        ["schema version 99 is not supported", "reads versions 1, 2"],
     ),
     (
         "missing field",

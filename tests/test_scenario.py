@@ -306,7 +306,7 @@ def test_string_for_integer_rejected(tmp_path: Path) -> None:
     assert problem.key == "workload.tasks"
     assert problem.line == 2
     assert problem.found == "a string 'ten'"
-    assert problem.allowed == "an integer >= 1"
+    assert problem.allowed == "an integer from 1 to 100000"
 
 
 def test_bool_for_integer_rejected(tmp_path: Path) -> None:
@@ -343,7 +343,7 @@ def test_infinite_number_rejected(tmp_path: Path) -> None:
     problem = only_problem(path)
 
     assert problem.key == "timeout"
-    assert problem.allowed == "a finite number > 0"
+    assert problem.allowed == "a finite number > 0 and <= 86400"
 
 
 def test_mapping_for_scalar_rejected(tmp_path: Path) -> None:
@@ -595,7 +595,7 @@ def test_hybrid_start_method_fork_rejected(tmp_path: Path) -> None:
     assert problem.allowed.startswith("one of: spawn, forkserver")
 
 
-def test_signal_other_than_sigkill_rejected(tmp_path: Path) -> None:
+def test_unsupported_signal_rejected(tmp_path: Path) -> None:
     path = write(tmp_path, minimal("faults:\n  - after_tasks: 1\n    signal: SIGHUP\n"))
 
     problem = only_problem(path)
@@ -603,7 +603,7 @@ def test_signal_other_than_sigkill_rejected(tmp_path: Path) -> None:
     assert problem.key == "faults[0].signal"
     assert problem.line == 5
     assert problem.found == "'SIGHUP'"
-    assert problem.allowed == "one of: SIGKILL"
+    assert problem.allowed == "one of: SIGKILL, SIGTERM, SIGSTOP"
 
 
 def test_duplicate_incarnation_rejected(tmp_path: Path) -> None:
@@ -665,7 +665,7 @@ def test_fault_with_both_triggers_rejected(tmp_path: Path) -> None:
     assert problem.key == "faults[0].after_seconds"
     assert problem.line == 5
     assert problem.found == "after_tasks and after_seconds together"
-    assert problem.allowed == "exactly one of: after_tasks, after_seconds"
+    assert problem.allowed == "exactly one of: after_tasks, after_seconds, failpoint"
 
 
 def test_fault_with_neither_trigger_rejected(tmp_path: Path) -> None:
@@ -684,7 +684,7 @@ def test_fault_with_neither_trigger_rejected(tmp_path: Path) -> None:
 
     assert problem.key == "faults[1]"
     assert problem.line == 5
-    assert problem.allowed == "exactly one of: after_tasks, after_seconds"
+    assert problem.allowed == "exactly one of: after_tasks, after_seconds, failpoint"
 
 
 def test_fault_that_is_not_mapping_rejected(tmp_path: Path) -> None:
@@ -801,7 +801,7 @@ def test_error_message_lists_every_problem(tmp_path: Path) -> None:
 
     lines = str(info.value).splitlines()
     assert lines == [
-        f"{path}:1: workload.tasks: found 0; allowed: an integer >= 1",
+        f"{path}:1: workload.tasks: found 0; allowed: an integer from 1 to 100000",
         f"{path}:2: strategies[0]: found 'celery'; allowed: one of: pool, dbos, hybrid",
     ]
 
@@ -1028,3 +1028,39 @@ def test_scenario_is_frozen(tmp_path: Path) -> None:
 
     with pytest.raises(AttributeError):
         scenario.timeout = 1.0  # type: ignore[misc]
+
+
+def test_counts_above_their_limit_are_rejected(tmp_path: Path) -> None:
+    path = tmp_path / "huge.yaml"
+    path.write_text(
+        "workload: {tasks: 100001}\n"
+        "strategies: {pool: {workers: 257}}\n"
+        "repetitions: 101\n"
+        "restart: {max_restarts: 1001}\n"
+        "timeout: 86401\n"
+    )
+    with pytest.raises(ScenarioError) as caught:
+        load_scenario(path)
+    keys = [problem.key for problem in caught.value.problems]
+    assert keys == [
+        "workload.tasks",
+        "strategies.pool.workers",
+        "repetitions",
+        "restart.max_restarts",
+        "timeout",
+    ]
+
+
+def test_fault_past_last_incarnation_is_rejected(tmp_path: Path) -> None:
+    path = tmp_path / "late.yaml"
+    path.write_text(
+        "workload: {tasks: 10}\nstrategies: [pool]\n"
+        "restart: {max_restarts: 1}\n"
+        "faults:\n  - {after_tasks: 2, incarnation: 3}\n"
+    )
+    with pytest.raises(ScenarioError) as caught:
+        load_scenario(path)
+    (problem,) = caught.value.problems
+    assert problem.key == "faults[0].incarnation"
+    assert problem.line == 5
+    assert "from 1 to 2" in problem.allowed

@@ -8,6 +8,10 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+# File name of the SQLite DBOS system database in a run directory, used when the
+# run has no system database URL.
+SQLITE_SYSTEM_DB_FILE = "dbos_system.sqlite"
+
 
 @dataclass(frozen=True)
 class StrategyConfig:
@@ -25,6 +29,8 @@ class StrategyConfig:
         app_version: DBOS application version, fixed per run so that a restarted
             process recovers the workflows of the killed one.
         executor_id: DBOS executor id, fixed per run for the same reason.
+        effects: The workload's side-effect mode: ``none``, ``plain`` or
+            ``idempotent`` (see effects.py).
 
     """
 
@@ -38,6 +44,7 @@ class StrategyConfig:
     app_name: str = "recovery_lab"
     app_version: str = "recovery-lab-1"
     executor_id: str = "recovery-lab"
+    effects: str = "none"
 
     def save(self, path: str | os.PathLike[str]) -> None:
         """Write the configuration as JSON."""

@@ -13,6 +13,7 @@ import asyncio
 
 from dbos import DBOS, SetWorkflowID
 
+from recovery_lab import failpoints
 from recovery_lab.strategies.common import StrategyConfig
 from recovery_lab.strategies.dbos_runtime import launch_dbos
 from recovery_lab.workload import run_task
@@ -22,14 +23,22 @@ QUEUE_NAME = "recovery_lab_tasks"
 
 @DBOS.step()
 async def compute_step(task: int, n: int) -> int:
-    """Compute one task in a worker thread so that the event loop stays free."""
-    return await asyncio.to_thread(run_task, task, n)
+    """Compute one task in a worker thread so that the event loop stays free.
+
+    The side effect's idempotency key is the workflow id and step id, which stay
+    the same when DBOS runs the step again after a kill.
+    """
+    effect_key = f"{DBOS.workflow_id}:{DBOS.step_id}"
+    return await asyncio.to_thread(run_task, task, n, effect_key)
 
 
 @DBOS.workflow()
 async def task_workflow(task: int, n: int) -> int:
     """Run one task as a workflow of a single step."""
-    return await compute_step(task, n)
+    result = await compute_step(task, n)
+    if failpoints.ARMED:
+        failpoints.reach(failpoints.AFTER_CHECKPOINT, task=task)
+    return result
 
 
 def workflow_id(task: int) -> str:

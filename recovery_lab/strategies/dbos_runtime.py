@@ -6,14 +6,14 @@ from pathlib import Path
 
 from dbos import DBOS, DBOSConfig
 
-from recovery_lab.strategies.common import StrategyConfig
+from recovery_lab.strategies.common import SQLITE_SYSTEM_DB_FILE, StrategyConfig
 
 
 def system_database_url(config: StrategyConfig) -> str:
     """Return the run's system database: the configured URL or a SQLite file."""
     if config.system_database_url:
         return config.system_database_url
-    return f"sqlite:///{Path(config.run_dir) / 'dbos_system.sqlite'}"
+    return f"sqlite:///{Path(config.run_dir) / SQLITE_SYSTEM_DB_FILE}"
 
 
 def launch_dbos(config: StrategyConfig) -> None:

@@ -13,6 +13,7 @@ import multiprocessing
 
 from dbos import DBOS, SetWorkflowID
 
+from recovery_lab import failpoints
 from recovery_lab.strategies.common import StrategyConfig
 from recovery_lab.strategies.dbos_runtime import launch_dbos
 from recovery_lab.workload import run_task_pair
@@ -36,10 +37,14 @@ def run_chunk(
 
     The pool uses the spawn or forkserver start method because DBOS already runs
     threads in this process, and forking a process with threads can deadlock.
+    Each task's side effect is keyed by workflow id, step id and task id, which
+    stay the same when DBOS runs the step again after a kill.
     """
+    key = f"{DBOS.workflow_id}:{DBOS.step_id}"
+    jobs = [(task, n, f"{key}:{task}") for task in chunk]
     context = multiprocessing.get_context(start_method)
     with context.Pool(min(workers, len(chunk))) as pool:
-        return list(pool.imap_unordered(run_task_pair, [(t, n) for t in chunk]))
+        return list(pool.imap_unordered(run_task_pair, jobs))
 
 
 @DBOS.workflow()
@@ -48,9 +53,13 @@ def chunked_workflow(
 ) -> dict[str, int]:
     """Run every chunk as a step, in order, and merge the results."""
     results: dict[str, int] = {}
-    for chunk in chunk_tasks(tasks, chunk_size):
+    for number, chunk in enumerate(chunk_tasks(tasks, chunk_size)):
+        if number > 0 and failpoints.ARMED:
+            failpoints.reach(failpoints.BETWEEN_CHUNKS, chunk=number)
         for task, value in run_chunk(chunk, n, workers, start_method):
             results[str(task)] = value
+        if failpoints.ARMED:
+            failpoints.reach(failpoints.AFTER_CHECKPOINT, chunk=number)
     return results
 
 
