@@ -292,10 +292,10 @@ def _reject_results_dir(results_dir: Path) -> bool:
     that was bad from the start.
     """
     problem = ""
-    if results_dir.exists():
-        problem = "already exists; choose a new --results-dir"
-    elif any(len(os.fsencode(part)) > 255 for part in results_dir.parts):
+    if any(len(os.fsencode(part)) > 255 for part in results_dir.parts):
         problem = "a part of the path is longer than 255 bytes"
+    elif results_dir.exists():
+        problem = "already exists; choose a new --results-dir"
     else:
         ancestor = results_dir.absolute().parent
         while not ancestor.exists():
