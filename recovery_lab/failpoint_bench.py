@@ -8,7 +8,7 @@ ratio for several task sizes. It also times the three checks alone against an
 empty function, which gives their cost in nanoseconds without the noise of the
 task. Run it with the project's interpreter:
 
-    .venv/bin/python benchmarks/failpoint_overhead.py
+    python -m recovery_lab.failpoint_bench
 """
 
 from __future__ import annotations
