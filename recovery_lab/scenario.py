@@ -431,6 +431,24 @@ _STRATEGY_FIELDS: Final[Mapping[str, tuple[_Field, ...]]] = MappingProxyType(
                 "runs threads can deadlock",
             ),
         ),
+        "dbos_pool": (
+            _integer("workers", 10, lower=_at_least(1)),
+            # Tasks per DBOS step: 1 checkpoints every task on its own.
+            _integer(
+                "batch_size", 1, lower=_at_least(1), upper=_at_most("workload.tasks")
+            ),
+            _choice(
+                "start_method",
+                "forkserver",
+                ("spawn", "forkserver"),
+                note="fork is rejected because forking a process in which DBOS "
+                "runs threads can deadlock",
+            ),
+        ),
+        "checkpoint_pool": (
+            _integer("workers", 10, lower=_at_least(1)),
+            _choice("start_method", "fork", ("fork", "spawn", "forkserver")),
+        ),
     }
 )
 
