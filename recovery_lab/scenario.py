@@ -444,6 +444,9 @@ _STRATEGY_FIELDS: Final[Mapping[str, tuple[_Field, ...]]] = MappingProxyType(
                 note="fork is rejected because forking a process in which DBOS "
                 "runs threads can deadlock",
             ),
+            # Seconds between polls of the queue on which DBOS puts the workflows
+            # it recovers at launch. DBOS 3.4 uses 1.0.
+            _number("recovery_polling_interval", 0.1, lower=_above(0)),
         ),
         "checkpoint_pool": (
             _integer("workers", 10, lower=_at_least(1)),

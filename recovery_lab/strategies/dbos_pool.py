@@ -133,7 +133,12 @@ def run(config: StrategyConfig) -> dict[int, int]:
         str(settings.get("start_method", "forkserver")),
     )
     try:
-        launch_dbos(config)
+        launch_dbos(
+            config,
+            recovery_polling_interval=float(
+                settings.get("recovery_polling_interval", 0.1)
+            ),
+        )
         results = asyncio.run(_start_and_wait(config))
     finally:
         close_executor()

@@ -16,11 +16,21 @@ def system_database_url(config: StrategyConfig) -> str:
     return f"sqlite:///{Path(config.run_dir) / 'dbos_system.sqlite'}"
 
 
-def launch_dbos(config: StrategyConfig) -> None:
+def launch_dbos(
+    config: StrategyConfig, recovery_polling_interval: float | None = None
+) -> None:
     """Configure and launch DBOS with the version and executor id pinned per run.
 
     DBOS recovers at launch only the workflows of its own application version and
     executor id, so both must be the same in every incarnation of a run.
+
+    Args:
+        config: The strategy process's configuration.
+        recovery_polling_interval: Seconds between polls of the DBOS internal
+            queue, on which DBOS 3.4 puts the workflows it recovers at launch
+            (1.0 by default, and the first poll comes one interval after launch).
+            None keeps the DBOS default.
+
     """
     dbos_config: DBOSConfig = {
         "name": config.app_name,
@@ -29,7 +39,12 @@ def launch_dbos(config: StrategyConfig) -> None:
         "executor_id": config.executor_id,
         "notification_listener_polling_interval_sec": 0.05,
     }
-    DBOS(config=dbos_config)
+    dbos = DBOS(config=dbos_config)
+    if recovery_polling_interval is not None:
+        # NOTE: DBOS 3.4 has no public setting for the internal queue's interval,
+        # so this reaches into its private registry and queue attributes.
+        queue = dbos._registry.get_internal_queue()
+        queue._polling_interval_sec = recovery_polling_interval
     DBOS.launch()
 
 
