@@ -85,7 +85,7 @@ def fsync_seconds(directory: Path, repeats: int = 50) -> float:
 def _profile_text(profile: cProfile.Profile) -> str:
     stream = io.StringIO()
     stats = pstats.Stats(profile, stream=stream)
-    stats.sort_stats("cumulative").print_stats(PROFILE_LINES)
+    stats.strip_dirs().sort_stats("cumulative").print_stats(PROFILE_LINES)
     return stream.getvalue()
 
 

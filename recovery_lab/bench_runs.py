@@ -149,6 +149,8 @@ def run_once(
     """
     scenario = scenario_from_dict(
         {
+            "path": "bench.yaml",
+            "name": "bench",
             "workload": {"tasks": tasks, "n": n},
             "strategies": {variant.strategy: dict(variant.settings)},
             "timeout": timeout,

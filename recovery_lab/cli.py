@@ -1,4 +1,4 @@
-"""Command line: ``python -m recovery_lab {run,report} ...``.
+"""Command line: ``python -m recovery_lab {run,report,bench} ...``.
 
 Exit status: 0 when every run completed with a correct result and no leaked
 process; 1 when a run did not; 2 for invalid input (scenario, option, results
@@ -19,6 +19,7 @@ from types import FrameType
 from rich.console import Console
 
 from recovery_lab import databases
+from recovery_lab.bench import add_bench_parser, command_bench
 from recovery_lab.errors import RecoveryLabError, ResultsError, ScenarioError
 from recovery_lab.progress import StudyProgress
 from recovery_lab.report import comparison_table, write_report
@@ -96,6 +97,7 @@ def build_parser() -> argparse.ArgumentParser:
         description="Rebuild report.md from results.json and print the table.",
     )
     report.add_argument("results_dir", type=Path, help="directory written by run")
+    add_bench_parser(commands)
     return parser
 
 
@@ -181,6 +183,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         if args.command == "run":
             return command_run(args, console)
+        if args.command == "bench":
+            return command_bench(args)
         return command_report(args, console)
     except ScenarioError as exc:
         for problem in exc.problems:
