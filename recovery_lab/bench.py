@@ -272,7 +272,8 @@ class BenchContext:
     def tasks_for(self, length: float) -> int:
         """Return the task count that keeps the workers busy ``run_seconds``."""
         workers = int(self.args.workers)
-        wanted = math.ceil(self.args.run_seconds * min(workers, self.cpus) / length)
+        seconds = float(self.args.run_seconds)
+        wanted = math.ceil(seconds * min(workers, self.cpus) / length)
         max_tasks = int(self.args.max_tasks)
         return max(2 * workers, min(max_tasks, wanted))
 
