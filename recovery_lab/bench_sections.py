@@ -148,7 +148,7 @@ def checkpoint_section(context: BenchContext) -> list[dict[str, Any]]:
             name,
             1000 * result["sequential"],
             1000 * result["concurrent"],
-            1000 * result["profiled_sync"],
+            1000 * result["sync"],
             1000 * result["fsync"],
             result["sequential"] / result["fsync"],
         ]
@@ -160,11 +160,23 @@ def checkpoint_section(context: BenchContext) -> list[dict[str, Any]]:
                 "database",
                 "async step ms, one at a time",
                 "async step ms, all at once",
-                "sync step ms, under cProfile",
+                "sync step ms",
                 "fsync ms",
                 "async step / fsync",
             ],
             rows,
+        )
+        + "\n"
+    )
+    labels = sorted({label for _, result in results for label in result["breakdown"]})
+    print("Per synchronous step under cProfile, ms of cumulative time:\n")
+    print(
+        markdown_table(
+            ["database", *labels],
+            [
+                [name, *(1000 * result["breakdown"].get(x, 0.0) for x in labels)]
+                for name, result in results
+            ],
         )
         + "\n"
     )
