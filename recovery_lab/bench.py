@@ -176,6 +176,12 @@ def calibrate(lengths: list[float]) -> list[tuple[float, int, float]]:
         n = max(1, base_n + round(math.log(target / base, GOLDEN_RATIO)))
         repeats = 3 if target < 0.5 else 1
         measured = min(_cpu_time(n) for _ in range(repeats))
+        # The estimate from fib(20) can be one index off; step once toward the
+        # target when the measured time is more than half an index away.
+        step = round(math.log(target / measured, GOLDEN_RATIO))
+        if step:
+            n = max(1, n + (1 if step > 0 else -1))
+            measured = min(_cpu_time(n) for _ in range(repeats))
         chosen.append((target, n, measured))
     return chosen
 
