@@ -298,7 +298,15 @@ class BenchContext:
         """Run a variant once with the benchmark's settings for its strategy."""
         sized = Variant(variant.label, variant.strategy, self.settings(variant, tasks))
         fault = kill_halfway(tasks) if kill else None
-        return run_once(sized, tasks, n, self.work_dir, system_db, fault)
+        result = run_once(sized, tasks, n, self.work_dir, system_db, fault)
+        print(
+            f"{variant.label}: {tasks} tasks, n={n}, kill={kill}, "
+            f"database={'postgresql' if system_db else 'sqlite'}: {result.status} "
+            f"in {result.metrics.total_time:.2f} s",
+            file=sys.stderr,
+            flush=True,
+        )
+        return result
 
     def settings(self, variant: Variant, tasks: int) -> dict[str, Any]:
         """Fill in the worker count and keep chunk and batch sizes within tasks."""
