@@ -33,6 +33,7 @@ from recovery_lab.bench_runs import (
     kill_halfway,
     parse_variant,
     run_once,
+    split_variants,
     wait_for_low_load,
 )
 from recovery_lab.bench_sections import (
@@ -47,6 +48,9 @@ from recovery_lab.workload import fibonacci_naive
 SECTIONS = ("nofault", "kill", "checkpoint", "scale")
 DEFAULT_STRATEGIES = (
     "pool,checkpoint_pool,dbos_pool,dbos_pool:batch_size=10,hybrid,dbos"
+)
+DEFAULT_SCALE_STRATEGIES = (
+    "pool,checkpoint_pool,dbos_pool,dbos_pool:batch_size=100,hybrid:chunk_size=100"
 )
 GOLDEN_RATIO = (1 + math.sqrt(5)) / 2
 
@@ -104,14 +108,13 @@ def add_bench_parser(commands: Any) -> None:
     )
     bench.add_argument(
         "--scale",
-        default="100,1000,10000",
-        help="task counts of the scale section (default: 100,1000,10000)",
+        default="100,1000",
+        help="task counts of the scale section (default: 100,1000)",
     )
     bench.add_argument(
         "--scale-strategies",
-        default="pool,checkpoint_pool,dbos_pool,hybrid",
-        help="strategies of the scale section (default: "
-        "pool,checkpoint_pool,dbos_pool,hybrid)",
+        default=DEFAULT_SCALE_STRATEGIES,
+        help=f"strategies of the scale section (default: {DEFAULT_SCALE_STRATEGIES})",
     )
     bench.add_argument(
         "--scale-n",
@@ -146,20 +149,6 @@ def add_bench_parser(commands: Any) -> None:
         default=None,
         help="JSON file to write every measurement to (default: none)",
     )
-
-
-def split_variants(text: str) -> list[Variant]:
-    """Split a strategy list such as ``pool,dbos_pool:batch_size=10,hybrid``.
-
-    A comma starts a new strategy unless the next item is a ``KEY=VALUE`` setting.
-    """
-    items: list[str] = []
-    for part in text.split(","):
-        if "=" in part and ":" not in part and items:
-            items[-1] += "," + part
-        else:
-            items.append(part)
-    return [parse_variant(item) for item in items if item]
 
 
 def calibrate(lengths: list[float]) -> list[tuple[float, int, float]]:

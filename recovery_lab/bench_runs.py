@@ -88,6 +88,20 @@ def parse_variant(text: str) -> Variant:
     return Variant(label, name, settings)
 
 
+def split_variants(text: str) -> list[Variant]:
+    """Split a strategy list such as ``pool,dbos_pool:batch_size=10,hybrid``.
+
+    A comma starts a new strategy unless the next item is a ``KEY=VALUE`` setting.
+    """
+    items: list[str] = []
+    for part in text.split(","):
+        if "=" in part and ":" not in part and items:
+            items[-1] += "," + part
+        else:
+            items.append(part)
+    return [parse_variant(item) for item in items if item]
+
+
 class _MemorySampler(threading.Thread):
     """Sample the RSS of the strategy's process group and of this process."""
 

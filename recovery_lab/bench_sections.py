@@ -7,7 +7,7 @@ from collections import defaultdict
 from typing import TYPE_CHECKING, Any
 
 from recovery_lab import databases
-from recovery_lab.bench_runs import RESTART, Measurement, Variant, parse_variant
+from recovery_lab.bench_runs import RESTART, Measurement, Variant, split_variants
 from recovery_lab.bench_tables import (
     all_correct,
     markdown_table,
@@ -190,9 +190,7 @@ def checkpoint_section(context: BenchContext) -> list[dict[str, Any]]:
 def scale_section(context: BenchContext) -> list[dict[str, Any]]:
     """Run tiny tasks in growing numbers and record time, memory and database."""
     counts = [int(x) for x in context.args.scale.split(",") if x]
-    variants = [
-        parse_variant(text) for text in context.args.scale_strategies.split(",")
-    ]
+    variants = split_variants(context.args.scale_strategies)
     n = context.args.scale_n
     print(f"## Growth with the number of tasks (fib({n}) each)\n")
     rows = []
