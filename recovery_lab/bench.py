@@ -4,7 +4,7 @@ Four sections, each printed as a Markdown table and saved in one JSON file:
 
 - ``nofault``: every strategy without faults at several task lengths, as median
   time ratios against ``pool``, repetitions interleaved so that every strategy
-  sees the same machine load; also each strategy's efficiency, the physical limit
+  runs under the same machine load; also each strategy's efficiency, the physical limit
   (CPU work divided by the cores used) over its median time.
 - ``kill``: the same at one task length with one SIGKILL halfway, on SQLite and,
   with ``--postgres``, on PostgreSQL, with the time to the first finished task
@@ -248,7 +248,7 @@ def command_bench(args: argparse.Namespace) -> int:
 
 
 class BenchContext:
-    """What every section needs: options, scratch directory, calibration."""
+    """Options, scratch directory and calibration that every section uses."""
 
     def __init__(
         self,
@@ -268,9 +268,9 @@ class BenchContext:
         """Return the task count that keeps the workers busy ``run_seconds``."""
         workers = int(self.args.workers)
         seconds = float(self.args.run_seconds)
-        wanted = math.ceil(seconds * min(workers, self.cpus) / length)
+        needed = math.ceil(seconds * min(workers, self.cpus) / length)
         max_tasks = int(self.args.max_tasks)
-        return max(2 * workers, min(max_tasks, wanted))
+        return max(2 * workers, min(max_tasks, needed))
 
     def limit(self, tasks: int, cpu_per_task: float) -> float:
         """Return the physical limit: the CPU work divided by the cores used."""

@@ -1,11 +1,12 @@
 """Measure what one DBOS step checkpoint costs, in a process of its own.
 
 Usage: ``python -m recovery_lab.bench_probe RUN_DIR STEPS [DATABASE_URL]``.
-The probe launches DBOS on the given system database (a SQLite file in RUN_DIR
-when no URL is given), runs a workflow of STEPS empty async steps one after the
-other and another that gathers STEPS steps at once, times one ``fsync`` of a
-small append to a file in RUN_DIR, profiles the sequential steps, and prints the
-results as one JSON object on standard output. DBOS can be launched only once per
+The probe launches DBOS on the given system database, which is a SQLite file in
+RUN_DIR when no URL is given. It runs a workflow of STEPS empty async steps one
+after the other, another that gathers STEPS steps at once, and a workflow of
+synchronous steps with and without cProfile. It also times one ``fsync`` of a
+small append to a file in RUN_DIR, and prints the results as one JSON object on
+standard output. DBOS can be launched only once per
 process, hence the separate process.
 """
 
@@ -45,7 +46,7 @@ async def sequential_steps(steps: int) -> float:
 
 @DBOS.step()
 def empty_sync_step(index: int) -> int:
-    """Do nothing, in the calling thread, so that a profile sees the checkpoint."""
+    """Do nothing, in the calling thread, so that a profile records the checkpoint."""
     return index
 
 
@@ -133,7 +134,7 @@ def main(argv: list[str]) -> int:
     DBOS.launch()
     try:
         result = asyncio.run(_measure(steps))
-        # cProfile sees only the thread that enables it. A synchronous workflow
+        # cProfile records only the thread that enables it. A synchronous workflow
         # called directly runs in the calling thread with its steps, so its
         # profile includes the checkpoint reads and writes.
         started = time.perf_counter()

@@ -1,10 +1,10 @@
 """A process pool that appends each result to a file: the hand-written alternative.
 
-This is what a user would write instead of a durable workflow engine: a plain
-``multiprocessing.Pool`` whose parent appends one line ``TASK RESULT`` per finished
-task to ``checkpoint.txt`` in the run directory, through an ordinary buffered file
-that is flushed after every line, and which on start skips every task that already
-has a line.
+This is what a user would write instead of a durable workflow engine. A plain
+``multiprocessing.Pool`` runs the tasks, and its parent appends one line
+``TASK RESULT`` per finished task to ``checkpoint.txt`` in the run directory,
+through an ordinary buffered file that is flushed after every line. On start, it
+skips every task that already has a line.
 
 What it keeps and loses after a SIGKILL: a flushed line is in the kernel's page
 cache, so it survives the process. A result that a worker computed but the parent
@@ -36,7 +36,7 @@ _LINE = re.compile(rb"(\d+) (-?\d+)\n")
 
 @dataclass
 class LoadedCheckpoint:
-    """What the loader found in a checkpoint file.
+    """Contents of a checkpoint file as the loader found them.
 
     Attributes:
         results: Result by task id, from every valid line.

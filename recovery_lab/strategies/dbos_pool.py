@@ -2,10 +2,10 @@
 
 The workflow creates one async step per batch of ``batch_size`` tasks (one task by
 default) and gathers them. Each step sends its batch to a shared
-``concurrent.futures.ProcessPoolExecutor``, so the work is parallel across cores,
-and DBOS checkpoints each step when it returns, so the work is durable at the grain
-of a batch: after a kill, the restarted workflow replays every checkpointed step
-from the system database and runs only the steps that had not checkpointed.
+``concurrent.futures.ProcessPoolExecutor``, so the work is parallel across cores.
+DBOS checkpoints each step when it returns, so the work is durable at the grain of
+a batch. After a kill, the restarted workflow replays every checkpointed step from
+the system database and runs only the steps that had not checkpointed.
 
 DBOS 3.4 gives a step its function id when the step function is called, not when
 the coroutine first runs (``DBOSContext.snapshot_step_ctx`` in ``dbos/_core.py``
@@ -31,7 +31,7 @@ from recovery_lab.workload import run_task
 
 WORKFLOW_ID = "pool-steps"
 
-# Steps admitted at once per worker. Each admitted step holds a DBOS executor
+# Steps admitted at once per worker. Each admitted step uses a DBOS executor
 # thread while it reads or writes its checkpoint, and DBOS 3.4 lets that executor
 # grow without limit, so 10,000 unbounded steps would start 10,000 threads. Four
 # per worker keep every worker busy while others checkpoint.
@@ -112,7 +112,7 @@ async def pool_workflow(
 
 async def _start_and_wait(config: StrategyConfig) -> dict[str, int]:
     settings = config.settings
-    # A restarted process asks for the same workflow id, and DBOS returns a handle
+    # A restarted process starts the same workflow id, and DBOS returns a handle
     # to the workflow that launch() is already recovering instead of a second run.
     with SetWorkflowID(WORKFLOW_ID):
         handle = await DBOS.start_workflow_async(
