@@ -25,7 +25,10 @@ from typing import Any
 from dbos import DBOS, SetWorkflowID
 
 from recovery_lab.strategies.common import StrategyConfig
-from recovery_lab.strategies.dbos_runtime import launch_dbos
+from recovery_lab.strategies.dbos_runtime import (
+    launch_dbos,
+    set_recovery_polling_interval,
+)
 from recovery_lab.strategies.hybrid import chunk_tasks
 from recovery_lab.workload import run_task
 
@@ -36,6 +39,9 @@ WORKFLOW_ID = "pool-steps"
 # grow without limit, so 10,000 unbounded steps would start 10,000 threads. Four
 # per worker keep every worker busy while others checkpoint.
 STEPS_PER_WORKER = 4
+
+# Seconds between polls of a DBOS queue by default in DBOS 3.4.
+DEFAULT_QUEUE_POLLING_INTERVAL = 1.0
 
 # Seconds between polls of the workflow's status by a restarted process, which
 # waits for the workflow that DBOS recovers at launch.
@@ -97,6 +103,9 @@ async def pool_workflow(
     tasks: int, n: int, batch_size: int, workers: int
 ) -> dict[str, int]:
     """Run every batch as its own step, all at once, and merge the results."""
+    # The workflow is running, so recovery is over: poll the recovery queue at
+    # the DBOS default again instead of spending CPU on it for the whole run.
+    set_recovery_polling_interval(DEFAULT_QUEUE_POLLING_INTERVAL)
     batches = chunk_tasks(tasks, batch_size)
     # Calling the step function assigns the step's id, so all calls happen here,
     # in batch order, before the event loop runs any of them.
