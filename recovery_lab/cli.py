@@ -1,4 +1,6 @@
-"""Command line: ``python -m recovery_lab {run,suite,compare,report,plan,analyze}``.
+"""Command line: ``python -m recovery_lab COMMAND``.
+
+Commands: run, suite, compare, report, plan, analyze and bench.
 
 Exit status: 0 when every run passed the checker (see checker.py). With an
 ``expect`` section in the scenario, every run with faults must get exactly the
@@ -24,6 +26,7 @@ from types import FrameType
 from rich.console import Console
 
 from recovery_lab import analysis, databases
+from recovery_lab.bench import add_bench_parser, command_bench
 from recovery_lab.compare import (
     compare_studies,
     comparison_markdown,
@@ -153,6 +156,7 @@ def build_parser() -> argparse.ArgumentParser:
         "and print the verdicts.",
     )
     analyze.add_argument("results_dir", type=Path, help="directory written by run")
+    add_bench_parser(commands)
     return parser
 
 
@@ -430,6 +434,8 @@ def _dispatch(args: argparse.Namespace, console: Console) -> int:
         return command_plan(args)
     if args.command == "analyze":
         return command_analyze(args)
+    if args.command == "bench":
+        return command_bench(args)
     return command_report(args, console)
 
 

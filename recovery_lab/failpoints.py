@@ -62,6 +62,8 @@ STRATEGY_FAILPOINTS: Final[Mapping[str, tuple[str, ...]]] = MappingProxyType(
         "pool": TASK_FAILPOINTS,
         "dbos": (*TASK_FAILPOINTS, AFTER_CHECKPOINT),
         "hybrid": (*TASK_FAILPOINTS, AFTER_CHECKPOINT, BETWEEN_CHUNKS),
+        "dbos_pool": (*TASK_FAILPOINTS, AFTER_CHECKPOINT),
+        "checkpoint_pool": TASK_FAILPOINTS,
     }
 )
 

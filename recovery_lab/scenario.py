@@ -549,6 +549,27 @@ _STRATEGY_FIELDS: Final[Mapping[str, tuple[_Field, ...]]] = MappingProxyType(
                 "runs threads can deadlock",
             ),
         ),
+        "dbos_pool": (
+            _integer("workers", 10, lower=_at_least(1), upper=_at_most(MAX_WORKERS)),
+            # Tasks per DBOS step: 1 checkpoints every task on its own.
+            _integer(
+                "batch_size", 1, lower=_at_least(1), upper=_at_most("workload.tasks")
+            ),
+            _choice(
+                "start_method",
+                "forkserver",
+                ("spawn", "forkserver"),
+                note="fork is rejected because forking a process in which DBOS "
+                "runs threads can deadlock",
+            ),
+            # Seconds between polls of the queue on which DBOS puts the workflows
+            # it recovers at launch. DBOS 3.4 uses 1.0.
+            _number("recovery_polling_interval", 0.1, lower=_above(0)),
+        ),
+        "checkpoint_pool": (
+            _integer("workers", 10, lower=_at_least(1), upper=_at_most(MAX_WORKERS)),
+            _choice("start_method", "fork", ("fork", "spawn", "forkserver")),
+        ),
     }
 )
 

@@ -147,6 +147,23 @@ def test_dbos_after_checkpoint_keeps_recorded_step(tmp_path: Path) -> None:
     assert effect_rows(run_dir, effect["task"], 2) == 1
 
 
+def test_dbos_pool_after_checkpoint_keeps_recorded_step(tmp_path: Path) -> None:
+    faults = ["{failpoint: after_checkpoint, hit: 2}"]
+    run, run_dir = run_failpoints(tmp_path, "dbos_pool", "{workers: 2}", faults)
+    records = read_ledger(run_dir / "history.jsonl").records
+
+    assert run.status == "completed"
+    checkpoint = check_fired_last(records, 1, "after_checkpoint")
+    task = checkpoint["task"]
+    # DBOS recorded this step's output before the kill, so it is not run again.
+    later_starts = [
+        r
+        for r in records
+        if r["event"] == "start" and r["incarnation"] > 1 and r["task"] == task
+    ]
+    assert later_starts == []
+
+
 def test_hybrid_between_chunks_resumes_next_chunk(tmp_path: Path) -> None:
     faults = ["{failpoint: between_chunks}", "{failpoint: after_checkpoint, hit: 2}"]
     settings = "{workers: 2, chunk_size: 2, start_method: forkserver}"

@@ -372,7 +372,7 @@ def test_unknown_strategy_in_mapping_rejected(tmp_path: Path) -> None:
     assert problem.key == "strategies.celery"
     assert problem.line == 4
     assert problem.found == "'celery'"
-    assert problem.allowed == "one of: pool, dbos, hybrid"
+    assert problem.allowed == "one of: pool, dbos, hybrid, dbos_pool, checkpoint_pool"
 
 
 def test_unknown_strategy_in_list_rejected(tmp_path: Path) -> None:
@@ -382,7 +382,7 @@ def test_unknown_strategy_in_list_rejected(tmp_path: Path) -> None:
 
     assert problem.key == "strategies[1]"
     assert problem.line == 4
-    assert problem.allowed == "one of: pool, dbos, hybrid"
+    assert problem.allowed == "one of: pool, dbos, hybrid, dbos_pool, checkpoint_pool"
 
 
 def test_duplicate_strategy_in_list_rejected(tmp_path: Path) -> None:
@@ -802,7 +802,8 @@ def test_error_message_lists_every_problem(tmp_path: Path) -> None:
     lines = str(info.value).splitlines()
     assert lines == [
         f"{path}:1: workload.tasks: found 0; allowed: an integer from 1 to 100000",
-        f"{path}:2: strategies[0]: found 'celery'; allowed: one of: pool, dbos, hybrid",
+        f"{path}:2: strategies[0]: found 'celery'; allowed: one of: pool, dbos, "
+        "hybrid, dbos_pool, checkpoint_pool",
     ]
 
 
@@ -1019,7 +1020,13 @@ def test_fault_describe_names_kill_point(fault: Fault, text: str) -> None:
 def test_strategy_names_match_strategy_modules() -> None:
     from recovery_lab.strategies import STRATEGIES
 
-    assert STRATEGY_NAMES == ("pool", "dbos", "hybrid")
+    assert STRATEGY_NAMES == (
+        "pool",
+        "dbos",
+        "hybrid",
+        "dbos_pool",
+        "checkpoint_pool",
+    )
     assert set(STRATEGY_NAMES) == set(STRATEGIES)
 
 

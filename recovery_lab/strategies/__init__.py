@@ -19,6 +19,8 @@ STRATEGIES = MappingProxyType(
         "pool": ("recovery_lab.strategies.pool", False),
         "dbos": ("recovery_lab.strategies.dbos_queue", True),
         "hybrid": ("recovery_lab.strategies.hybrid", True),
+        "dbos_pool": ("recovery_lab.strategies.dbos_pool", True),
+        "checkpoint_pool": ("recovery_lab.strategies.checkpoint_pool", False),
     }
 )
 
