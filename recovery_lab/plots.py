@@ -226,7 +226,7 @@ def _bar_panel(
         fontsize=7,
         padding=2,
     )
-    ax.set_xticks(list(positions), list(strategies))
+    ax.set_xticks(list(positions), list(strategies), rotation=20, ha="right")
     ax.set_ylabel(ylabel)
     ax.margins(y=0.15)
 
@@ -308,7 +308,7 @@ def kill_losses_figure(
                 va="bottom",
                 fontsize=7,
             )
-    ax.set_xticks(range(len(strategies)), list(strategies))
+    ax.set_xticks(range(len(strategies)), list(strategies), rotation=20, ha="right")
     ax.set_xlim(-0.6, len(strategies) - 0.4)
     ax.set_ylabel("tasks (median over runs)")
     ax.margins(y=0.2)
