@@ -136,4 +136,7 @@ def run(config: StrategyConfig) -> dict[int, int]:
             results[task] = value
             checkpoint.write(f"{task} {value}\n")
             checkpoint.flush()
+        # Workers exit on their own, as in pool.py.
+        pool.close()
+        pool.join()
     return results

@@ -44,7 +44,11 @@ def run_chunk(
     jobs = [(task, n, f"{key}:{task}") for task in chunk]
     context = multiprocessing.get_context(start_method)
     with context.Pool(min(workers, len(chunk))) as pool:
-        return list(pool.imap_unordered(run_task_pair, jobs))
+        pairs = list(pool.imap_unordered(run_task_pair, jobs))
+        # Workers exit on their own, as in pool.py.
+        pool.close()
+        pool.join()
+    return pairs
 
 
 @DBOS.workflow()

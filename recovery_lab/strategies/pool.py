@@ -21,4 +21,10 @@ def run(config: StrategyConfig) -> dict[int, int]:
         jobs = [(task, config.n) for task in range(config.tasks)]
         for task, value in pool.imap_unordered(run_task_pair, jobs):
             results[task] = value
+        # Let the workers exit on their own. Leaving the block calls terminate(),
+        # which first takes the task queue's lock that idle workers hold while
+        # they wait. NOTE: one run here hung after its last task until its
+        # timeout, before this change; the cause was not pinned down.
+        pool.close()
+        pool.join()
     return results
