@@ -3,9 +3,9 @@
 Four sections, each printed as a Markdown table and saved in one JSON file:
 
 - ``nofault``: every strategy without faults at several task lengths, as median
-  time ratios against ``pool``, repetitions interleaved so that every strategy
-  runs under the same machine load; also each strategy's efficiency, the physical limit
-  (CPU work divided by the cores used) over its median time.
+  time ratios against ``pool``. Repetitions are interleaved so that every
+  strategy runs under the same machine load. Also each strategy's efficiency:
+  the physical limit (CPU work divided by the cores used) over its median time.
 - ``kill``: the same at one task length with one SIGKILL halfway, on SQLite and,
   with ``--postgres``, on PostgreSQL, with the time to the first finished task
   after the restart.

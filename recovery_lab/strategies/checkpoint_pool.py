@@ -10,9 +10,9 @@ What it keeps and loses after a SIGKILL: a flushed line is in the kernel's page
 cache, so it survives the process. A result that a worker computed but the parent
 had not yet written is lost and computed again, as are the tasks in flight. The
 file is not fsynced, so a power loss could lose lines or tear the last one. The
-loader never trusts the file: it stops at the first line that does not parse,
-truncates the file there so the next append starts on a fresh line, and reports
-torn and duplicated lines in the log instead of raising.
+loader never trusts the file. It stops at the first line that does not parse and
+truncates the file there, so that the next append starts on a fresh line. It
+reports torn and duplicated lines in the log instead of raising.
 """
 
 from __future__ import annotations

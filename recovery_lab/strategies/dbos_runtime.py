@@ -46,7 +46,7 @@ def launch_dbos(
 
 
 def set_recovery_polling_interval(seconds: float) -> None:
-    """Set how often DBOS polls the internal queue that holds recovered workflows.
+    """Set how often DBOS polls the internal queue of recovered workflows.
 
     Each poll is a query of the system database, so a short interval costs CPU
     for as long as the process runs: about 3% of a core at 0.1 s on SQLite, by
