@@ -72,6 +72,34 @@ def assert_recomputed_at_most(run: RunResult, count: int) -> None:
     )
 
 
+def assert_verdict(run: RunResult, name: str, expected: str = "pass") -> None:
+    """Check that the checker gave the run the expected verdict on one check.
+
+    Args:
+        run: A run whose results carry verdicts (results schema 2 or later).
+        name: The check, for example ``effects_exactly_once``.
+        expected: ``pass``, ``fail``, ``inconclusive`` or ``not_applicable``.
+    """
+    verdicts = {verdict["name"]: verdict for verdict in run.verdicts}
+    assert name in verdicts, (
+        f"{_name(run)} has no verdict {name!r}; it has {sorted(verdicts)}"
+    )
+    found = verdicts[name]
+    assert found["verdict"] == expected, (
+        f"{_name(run)}: {name} is {found['verdict']}, expected {expected}: "
+        f"{found.get('evidence', '')}"
+    )
+
+
+def assert_verdicts_pass(run: RunResult) -> None:
+    """Check that every verdict of the run is ``pass`` or ``not_applicable``."""
+    assert run.verdicts, f"{_name(run)} has no verdicts"
+    failing = [
+        v for v in run.verdicts if v["verdict"] not in ("pass", "not_applicable")
+    ]
+    assert not failing, f"{_name(run)}: verdicts not passed: {failing}"
+
+
 def assert_recovered(run: RunResult) -> None:
     """Check completion, correctness, fired faults, an intact history and no leaks."""
     assert_completed(run)

@@ -63,6 +63,8 @@ def single_chunk(tmp_path_factory: pytest.TempPathFactory) -> StudyResults:
 def test_strategy_recovers_correctly(mixed: StudyResults, strategy: str) -> None:
     (run,) = mixed.find(strategy)
     assertions.assert_recovered(run)
+    assertions.assert_verdicts_pass(run)
+    assertions.assert_verdict(run, "no_leaked_process")
     assert run.metrics.kills == 1
     assert run.metrics.incarnations == 2
 
