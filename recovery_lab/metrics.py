@@ -140,7 +140,15 @@ def compute_metrics(
 
     """
     launches = {r["incarnation"]: r["time"] for r in records if r["event"] == "launch"}
-    kills = [r for r in records if r["event"] == "kill"]
+    # A kill sent to an incarnation that had already exited 0 changed nothing.
+    exit_codes = {
+        r["incarnation"]: r["exit_code"] for r in records if r["event"] == "exit"
+    }
+    kills = [
+        r
+        for r in records
+        if r["event"] == "kill" and exit_codes.get(r["incarnation"]) != 0
+    ]
     ends = [r["time"] for r in records if r["event"] == "end"]
     starts = [r for r in records if r["event"] == "start"]
     finishes = [r for r in records if r["event"] == "finish"]

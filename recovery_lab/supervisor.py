@@ -228,19 +228,32 @@ class _Run:
             self.record("leak", incarnation=number, processes=records)
             self.leaked.append({"incarnation": number, "processes": records})
             kill_processes(leaked)
+        # A strategy that exited 0 before the signal reached it has completed:
+        # the fault came too late to test anything, and is reported as such.
+        completed_first = (
+            injector is not None and exit_code == 0 and not injector.landed
+        )
         if injector is not None:
             injector.finish(exit_code, self.run_dir)
             self.fault_results.append(injector.result())
             if injector.fired:
                 self.fired.add(number)
-                self.kills += 1
+                if not completed_first:
+                    self.kills += 1
 
         if ending == "timed_out":
             raise RunTimedOut(f"timed out after {self.timeout:g} s")
         if ending == "hung":
             raise IncarnationKilled(f"incarnation {number} hung and was killed")
-        if injector is not None and injector.ended:
+        if injector is not None and injector.ended and not completed_first:
             raise IncarnationKilled(f"incarnation {number} killed by a fault")
+        if injector is not None and injector.landed and exit_code != 0:
+            # For example a process pool that raises once a fault killed one of
+            # its workers: the failure is the fault's doing, so restart.
+            raise IncarnationKilled(
+                f"incarnation {number} exited with status {exit_code} after its "
+                "fault landed"
+            )
         if exit_code != 0:
             raise StrategyCrashError(process.pid, exit_code, number, _tail(stderr_path))
 

@@ -191,3 +191,22 @@ def test_checkpoint_pool_truncates_torn_tail(tmp_path: Path) -> None:
     assert results == expected_results(4, n)
     assert sorted(checkpoint_lines(path)) == [0, 1, 2, 3]
     assert load_checkpoint(path, tasks=4).torn_bytes == 0
+
+
+def test_dbos_pool_restarts_after_worker_kill(tmp_path: Path) -> None:
+    from recovery_lab import run_scenario
+
+    scenario = tmp_path / "worker.yaml"
+    scenario.write_text(
+        "workload: {tasks: 8, n: 25}\n"
+        "strategies: {dbos_pool: {workers: 2}}\n"
+        "faults: [{after_tasks: 2, target: worker}]\n"
+        "watchdog: 5\nbaseline: false\ntimeout: 120\n"
+    )
+    study = run_scenario(scenario, tmp_path / "out")
+    (run,) = study.find("dbos_pool")
+    # The executor raises once its worker is killed; that failure is the fault's
+    # doing, so the strategy is restarted rather than reported as crashed.
+    assert run.status == "completed", run.outcome.get("error")
+    assert run.metrics.incarnations == 2
+    assert run.metrics.correct

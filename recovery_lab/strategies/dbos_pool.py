@@ -18,8 +18,11 @@ from __future__ import annotations
 
 import asyncio
 import multiprocessing
+import os
+import signal
 import threading
 from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from typing import Any
 
 from dbos import DBOS, SetWorkflowID
@@ -90,7 +93,16 @@ async def compute_batch(tasks: list[int], n: int) -> list[int]:
     if _executor is None:
         raise RuntimeError("the worker pool is not open; call open_executor first")
     loop = asyncio.get_running_loop()
-    return await loop.run_in_executor(_executor, run_batch, tasks, n)
+    try:
+        return await loop.run_in_executor(_executor, run_batch, tasks, n)
+    except BrokenProcessPool:
+        # A worker died, so the pool can run nothing more. Raising would make
+        # DBOS record this step, and with it the workflow, as failed for good.
+        # Ending the process group instead leaves the step unrecorded, and the
+        # next incarnation runs it again.
+        os.write(2, b"a pool worker died; killing the process group\n")
+        os.killpg(os.getpgid(0), signal.SIGKILL)
+        raise
 
 
 async def _admit(gate: asyncio.Semaphore, step: Any, first_task: int) -> list[int]:
