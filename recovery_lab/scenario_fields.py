@@ -278,7 +278,8 @@ _FAULT_FIELDS: Final = (
         default_factory=lambda context: context.position + 1,
     ),
     _Field("failpoint", "string", choices=FAILPOINT_NAMES),
-    _integer("hit", None, lower=_at_least(1), upper=_at_most(MAX_TASKS)),
+    # No failpoint is reached more often than there are tasks.
+    _integer("hit", None, lower=_at_least(1), upper=_at_most("workload.tasks")),
     *_SIGNAL_FIELDS,
 )
 

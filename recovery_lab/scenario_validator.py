@@ -122,6 +122,9 @@ class _Validator:
         )
         faults = self._faults(entries.get("faults"), rules)
         schedule = self._schedule(entries.get("schedule"), rules, faults)
+        if not self.problems:
+            # Only once every fault is valid on its own, to report one cause.
+            self._check_after_stop(faults, schedule, top["watchdog"], entries)
         expect = self._expect(entries.get("expect"))
 
         if self.problems:
@@ -519,6 +522,42 @@ class _Validator:
             if _INVALID not in values.values():
                 faults.append(Fault(**values))
         return faults
+
+    def _check_after_stop(
+        self,
+        faults: list[Fault],
+        schedule: Schedule | None,
+        watchdog: Any,
+        entries: Mapping[str, yaml.Node],
+    ) -> None:
+        """Report faults on incarnations after one that a SIGSTOP only freezes.
+
+        A stopped incarnation goes on after SIGCONT and completes, so no later
+        incarnation is launched, unless the watchdog kills it as hung first.
+        """
+        planned = sorted(
+            [*faults, *(schedule.expand() if schedule else ())],
+            key=lambda fault: fault.incarnation,
+        )
+        for fault in planned:
+            if fault.signal != "SIGSTOP" or fault.failpoint is not None:
+                continue
+            stop = fault.stop_seconds or 0.0
+            if isinstance(watchdog, (int, float)) and watchdog < stop:
+                continue
+            later = [f for f in planned if f.incarnation > fault.incarnation]
+            if later:
+                where = entries.get("faults") or entries.get("schedule")
+                self.report(
+                    "faults",
+                    where,
+                    f"a fault on incarnation {later[0].incarnation} after a SIGSTOP "
+                    f"of incarnation {fault.incarnation}",
+                    "no fault after a SIGSTOP fault, because the stopped incarnation "
+                    "resumes and completes, unless watchdog is shorter than its "
+                    "stop_seconds",
+                )
+            return
 
     def _check_rules(
         self,

@@ -1071,3 +1071,40 @@ def test_fault_past_last_incarnation_is_rejected(tmp_path: Path) -> None:
     assert problem.key == "faults[0].incarnation"
     assert problem.line == 5
     assert "from 1 to 2" in problem.allowed
+
+
+def test_fault_after_sigstop_is_rejected(tmp_path: Path) -> None:
+    path = tmp_path / "stop.yaml"
+    path.write_text(
+        "workload: {tasks: 6}\nstrategies: [pool]\nfaults:\n"
+        "  - {after_tasks: 2, signal: SIGSTOP, stop_seconds: 1}\n"
+        "  - {after_tasks: 2}\n"
+    )
+    with pytest.raises(ScenarioError) as caught:
+        load_scenario(path)
+    (problem,) = caught.value.problems
+    assert problem.key == "faults"
+    assert "after a SIGSTOP of incarnation 1" in problem.found
+
+
+def test_fault_after_sigstop_allowed_with_short_watchdog(tmp_path: Path) -> None:
+    path = tmp_path / "stop.yaml"
+    path.write_text(
+        "workload: {tasks: 6}\nstrategies: [pool]\nwatchdog: 1\nfaults:\n"
+        "  - {after_tasks: 2, signal: SIGSTOP, stop_seconds: 3}\n"
+        "  - {after_tasks: 2}\n"
+    )
+    assert len(load_scenario(path).faults) == 2
+
+
+def test_failpoint_hit_past_the_work_is_rejected(tmp_path: Path) -> None:
+    path = tmp_path / "hit.yaml"
+    path.write_text(
+        "workload: {tasks: 6}\nstrategies: [pool]\n"
+        "faults:\n  - {failpoint: before_task, hit: 7}\n"
+    )
+    with pytest.raises(ScenarioError) as caught:
+        load_scenario(path)
+    (problem,) = caught.value.problems
+    assert problem.key == "faults[0].hit"
+    assert problem.allowed == "an integer from 1 to 6 (at most workload.tasks)"
