@@ -207,7 +207,8 @@ def _problems(study: StudyResults) -> tuple[list[str], list[Block]]:
             items.append(f"{name}: {run.metrics.torn_lines} torn lines in the history")
     if study.state != "complete":
         items.append(
-            f"the study is {study.state}: it recorded {len(study.runs)} runs; "
+            f"the study is {study.state} (a study whose supervisor was killed "
+            f"stays running) and recorded {len(study.runs)} of its runs; "
             "`python -m recovery_lab analyze` checks the histories of the rest"
         )
     return items, tails
