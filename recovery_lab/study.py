@@ -138,7 +138,7 @@ def run_study(
 
 @dataclass(frozen=True)
 class _RunContext:
-    """What every run of one study shares."""
+    """Settings that every run of one study shares."""
 
     scenario: Scenario
     results_dir: Path
@@ -162,6 +162,7 @@ def _run_one(
     run_name = f"{mode}-{repetition}"
     run_dir = context.results_dir / "runs" / strategy / run_name
     run_dir.mkdir(parents=True)
+
     database_url = None
     if context.system_db and uses_dbos(strategy):
         database_url = databases.run_database_url(
@@ -181,6 +182,7 @@ def _run_one(
         effects=scenario.workload.effects,
     )
     faults = scenario.all_faults() if mode == "faults" else ()
+
     logger.info("run %s %s: starting in %s", strategy, run_name, run_dir)
     try:
         outcome = run_strategy(
@@ -196,6 +198,7 @@ def _run_one(
     finally:
         if database_url and not context.keep_databases:
             databases.drop_database(database_url)
+
     history = read_ledger(run_dir / HISTORY_FILE)
     metrics = compute_metrics(
         history.records, outcome.results, expected, len(history.torn_lines)

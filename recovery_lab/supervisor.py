@@ -2,7 +2,7 @@
 
 One call of :func:`run_strategy` is one run: the incarnations of one strategy from
 first launch to completion, with the faults of one scenario. Each incarnation is a
-new process in a new session, so that its process group holds the strategy and
+new process in a new session, so that its process group contains the strategy and
 every worker it starts and a fault can kill all of them at once, as a power loss
 would. Faults themselves are fired by faults.py. The supervisor writes its own
 records (launch, kill, stop, cont, shutdown, fault, hung, exit, leak, timeout,
