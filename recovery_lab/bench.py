@@ -55,12 +55,46 @@ DEFAULT_SCALE_STRATEGIES = (
 GOLDEN_RATIO = (1 + math.sqrt(5)) / 2
 
 
+def _positive_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"invalid number: {text!r}") from None
+    if not math.isfinite(value) or value <= 0:
+        raise argparse.ArgumentTypeError(f"must be a finite number > 0, found {text}")
+    return value
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"invalid integer: {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, found {value}")
+    return value
+
+
+def _positive_float_list(text: str) -> str:
+    """Check a comma-separated list of numbers > 0 and return it unchanged."""
+    for item in filter(None, text.split(",")):
+        _positive_float(item)
+    return text
+
+
+def _positive_int_list(text: str) -> str:
+    """Check a comma-separated list of integers >= 1 and return it unchanged."""
+    for item in filter(None, text.split(",")):
+        _positive_int(item)
+    return text
+
+
 def add_bench_parser(commands: Any) -> None:
     """Add the ``bench`` subcommand and its options to the CLI's subparsers."""
     bench = commands.add_parser(
         "bench",
         help="measure the cost of each strategy against a plain pool",
-        description=__doc__.split("\n\n")[0] if __doc__ else None,
+        description=__doc__.split("\n\n")[0].replace("``", "") if __doc__ else None,
     )
     bench.add_argument(
         "--sections",
@@ -69,6 +103,7 @@ def add_bench_parser(commands: Any) -> None:
     )
     bench.add_argument(
         "--lengths",
+        type=_positive_float_list,
         default="0.001,0.01,0.1,1",
         help="task lengths to measure, in CPU seconds (default: 0.001,0.01,0.1,1)",
     )
@@ -80,34 +115,38 @@ def add_bench_parser(commands: Any) -> None:
     )
     bench.add_argument(
         "--run-seconds",
-        type=float,
+        type=_positive_float,
         default=3.0,
         help="ideal seconds of each run on all workers, which sizes the task count "
         "per length (default: 3)",
     )
     bench.add_argument(
         "--max-tasks",
-        type=int,
+        type=_positive_int,
         default=1000,
         help="upper limit of tasks per run (default: 1000)",
     )
     bench.add_argument(
-        "--repeats", type=int, default=3, help="repetitions per run (default: 3)"
+        "--repeats",
+        type=_positive_int,
+        default=3,
+        help="repetitions per run (default: 3)",
     )
     bench.add_argument(
         "--workers",
-        type=int,
+        type=_positive_int,
         default=os.cpu_count() or 1,
         help="worker processes of the parallel strategies (default: CPU count)",
     )
     bench.add_argument(
         "--kill-length",
-        type=float,
+        type=_positive_float,
         default=0.1,
         help="task length of the runs with one kill, in CPU seconds (default: 0.1)",
     )
     bench.add_argument(
         "--scale",
+        type=_positive_int_list,
         default="100,1000",
         help="task counts of the scale section (default: 100,1000)",
     )
@@ -118,13 +157,13 @@ def add_bench_parser(commands: Any) -> None:
     )
     bench.add_argument(
         "--scale-n",
-        type=int,
+        type=_positive_int,
         default=12,
         help="Fibonacci index of the tiny tasks of the scale section (default: 12)",
     )
     bench.add_argument(
         "--probe-steps",
-        type=int,
+        type=_positive_int,
         default=300,
         help="DBOS steps per probe workflow in the checkpoint section (default: 300)",
     )
@@ -137,7 +176,7 @@ def add_bench_parser(commands: Any) -> None:
     )
     bench.add_argument(
         "--wait-for-load",
-        type=float,
+        type=_positive_float,
         default=None,
         metavar="LOAD",
         help="before measuring, wait up to 10 minutes for the 1-minute load "

@@ -6,6 +6,7 @@ import json
 import re
 from pathlib import Path
 
+import pytest
 from conftest import run_cli
 
 
@@ -52,3 +53,20 @@ def test_bench_tiny_run_prints_ratios(tmp_path: Path) -> None:
     assert all(row["correct"] for row in data["nofault"])
     assert data["checkpoint"][0]["database"] == "sqlite"
     assert [row["tasks"] for row in data["scale"]] == [10, 10]
+
+
+@pytest.mark.parametrize(
+    "option",
+    [
+        ["--lengths", "-1"],
+        ["--lengths", "abc"],
+        ["--run-seconds", "1e400"],
+        ["--repeats", "0"],
+        ["--scale", "0"],
+    ],
+)
+def test_bench_invalid_option_exits_2(option: list[str]) -> None:
+    result = run_cli("bench", *option)
+    assert result.returncode == 2
+    assert "Traceback" not in result.stderr
+    assert option[0] in result.stderr
