@@ -134,7 +134,7 @@ def test_report_bad_results_dir_exits_2(
 def test_run_then_report_rebuilds_markdown(tmp_path: Path) -> None:
     scenario = tmp_path / "tiny.yaml"
     scenario.write_text(
-        "workload: {tasks: 6, n: 20}\nstrategies: [pool]\n"
+        "workload: {tasks: 12, n: 26}\nstrategies: [pool]\n"
         "faults: [{after_tasks: 3}]\nbaseline: false\n"
     )
     results_dir = tmp_path / "out"

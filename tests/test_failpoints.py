@@ -191,15 +191,20 @@ def test_hybrid_between_chunks_resumes_next_chunk(tmp_path: Path) -> None:
 
 
 def test_failpoint_never_hit_makes_verdicts_inconclusive(tmp_path: Path) -> None:
+    # With one chunk for all six tasks, the hybrid workflow never gets between
+    # two chunks.
     run, run_dir = run_failpoints(
-        tmp_path, "pool", "{workers: 2}", ["{failpoint: before_task, hit: 100}"]
+        tmp_path,
+        "hybrid",
+        "{workers: 2, chunk_size: 6}",
+        ["{failpoint: between_chunks}"],
     )
 
     assert run.status == "completed"
     fault = run.outcome["faults"][0]
     assert fault["fired"] is False
     assert fault["landed"] is False
-    assert "reached 6 times" in fault["evidence"]
+    assert "reached 0 times" in fault["evidence"]
     verdicts = {v.name: v.verdict for v in check_run(run_dir)}
     assert verdicts["faults_landed"] == "inconclusive"
     assert verdicts["result_correct"] == "inconclusive"

@@ -19,13 +19,14 @@ from recovery_lab.results import load_results
 from recovery_lab.stats import Summary
 from recovery_lab.timeline import LOST, RECOMPUTED, load_timeline
 
-# Two strategies, eight short tasks and one kill: a run takes a few seconds.
+# Two strategies, eight short tasks and one kill: a run takes a few seconds. The
+# tasks are long enough (about 17 ms) for the polled kill to land before the end.
 TINY_SCENARIO = """\
 name: tiny
 description: Eight short tasks, one kill after four finished.
 workload:
   tasks: 8
-  n: 22
+  n: 26
 strategies:
   pool:
     workers: 2
@@ -43,8 +44,8 @@ timeout: 60
 POOL_ONLY_SCENARIO = """\
 name: {name}
 workload:
-  tasks: 6
-  n: 20
+  tasks: 12
+  n: 26
 strategies:
   pool:
     workers: 2
