@@ -2,9 +2,9 @@
 
 The checker reads only the run directory: ``history.jsonl``, ``strategy.json``,
 ``faults.json`` (the faults planned for the run), ``result.json``, the effects
-store and the snapshot of DBOS workflow statuses, so it gives the same verdicts
-right after a run and later from ``python -m recovery_lab analyze``, even for a
-run whose supervisor died half-way.
+store and the snapshot of DBOS workflow statuses. It therefore gives the same
+verdicts right after a run and later from ``python -m recovery_lab analyze``, even
+for a run whose supervisor died half-way.
 
 Each verdict is ``pass``, ``fail``, ``inconclusive`` or ``not_applicable``. When a
 planned fault did not land (its trigger was never reached, the signalled process

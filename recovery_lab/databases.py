@@ -60,7 +60,7 @@ def read_dbos_config(config_path: Path | None) -> dict[str, Any]:
 
     Raises:
         DatabaseError: If the file is given but missing, cannot be read or parsed,
-            or holds a value of the wrong type.
+            or contains a value of the wrong type.
     """
     path = config_path or Path.cwd() / DBOS_CONFIG_FILE
     try:

@@ -24,8 +24,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-# Environment variables through which the supervisor tells a strategy process, and
-# every process it starts, where to record attempts and which launch it belongs to.
+# Environment variables that pass a strategy process, and every process it starts,
+# the path of the ledger and the number of the launch it belongs to.
 LEDGER_ENV = "RECOVERY_LAB_LEDGER"
 INCARNATION_ENV = "RECOVERY_LAB_INCARNATION"
 
@@ -97,7 +97,7 @@ def parse_line(line: bytes) -> tuple[dict[str, Any] | None, bool]:
 
     Returns:
         The record on the line, or None if there is none, and whether the line
-        holds a torn fragment, alone or before a record.
+        contains a torn fragment, alone or before a record.
     """
     try:
         record = json.loads(line)

@@ -82,7 +82,7 @@ class StudyResults:
     """Every run of one study, with what it ran and where.
 
     ``state`` is ``running`` while the study runs, ``interrupted`` when it was
-    stopped by a signal, and ``complete`` once every run is recorded; a study whose
+    stopped by a signal, and ``complete`` once every run is recorded. A study whose
     supervisor was killed stays ``running``. ``directory`` is the results
     directory the study was saved in or read from; it is not itself saved.
     """

@@ -1,7 +1,7 @@
 """Rules for each key of a scenario file, and how values show in error messages.
 
 Each key is a row of a ``_*_FIELDS`` table: its type, default and limits. To add a
-strategy, add a row to ``_STRATEGY_FIELDS``; to add a fault key, add a row to
+strategy, add a row to ``_STRATEGY_FIELDS``. To add a fault key, add a row to
 ``_FAULT_FIELDS`` and a field of the same name to ``scenario.Fault``.
 """
 
@@ -196,11 +196,24 @@ _WORKLOAD_FIELDS: Final = (
     _choice("effects", "none", EFFECT_MODES),
 )
 
+# Settings that several strategies share.
+_WORKERS: Final = _integer(
+    "workers", 10, lower=_at_least(1), upper=_at_most(MAX_WORKERS)
+)
+# A process that runs DBOS starts its pools without fork.
+_DBOS_START_METHOD: Final = _choice(
+    "start_method",
+    "forkserver",
+    ("spawn", "forkserver"),
+    note="fork is rejected because forking a process in which DBOS runs threads "
+    "can deadlock",
+)
+
 # Strategy name -> its settings. Add a row to add a strategy.
 _STRATEGY_FIELDS: Final[Mapping[str, tuple[_Field, ...]]] = MappingProxyType(
     {
         "pool": (
-            _integer("workers", 10, lower=_at_least(1), upper=_at_most(MAX_WORKERS)),
+            _WORKERS,
             _choice("start_method", "fork", ("fork", "spawn", "forkserver")),
         ),
         "dbos": (
@@ -218,37 +231,25 @@ _STRATEGY_FIELDS: Final[Mapping[str, tuple[_Field, ...]]] = MappingProxyType(
             _number("polling_interval", 1.0, lower=_above(0)),
         ),
         "hybrid": (
-            _integer("workers", 10, lower=_at_least(1), upper=_at_most(MAX_WORKERS)),
+            _WORKERS,
             _integer(
                 "chunk_size", 10, lower=_at_least(1), upper=_at_most("workload.tasks")
             ),
-            _choice(
-                "start_method",
-                "forkserver",
-                ("spawn", "forkserver"),
-                note="fork is rejected because forking a process in which DBOS "
-                "runs threads can deadlock",
-            ),
+            _DBOS_START_METHOD,
         ),
         "dbos_pool": (
-            _integer("workers", 10, lower=_at_least(1), upper=_at_most(MAX_WORKERS)),
+            _WORKERS,
             # Tasks per DBOS step: 1 checkpoints every task on its own.
             _integer(
                 "batch_size", 1, lower=_at_least(1), upper=_at_most("workload.tasks")
             ),
-            _choice(
-                "start_method",
-                "forkserver",
-                ("spawn", "forkserver"),
-                note="fork is rejected because forking a process in which DBOS "
-                "runs threads can deadlock",
-            ),
+            _DBOS_START_METHOD,
             # Seconds between polls of the queue on which DBOS puts the workflows
             # it recovers at launch. DBOS 3.4 uses 1.0.
             _number("recovery_polling_interval", 0.1, lower=_above(0)),
         ),
         "checkpoint_pool": (
-            _integer("workers", 10, lower=_at_least(1), upper=_at_most(MAX_WORKERS)),
+            _WORKERS,
             _choice("start_method", "fork", ("fork", "spawn", "forkserver")),
         ),
     }

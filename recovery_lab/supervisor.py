@@ -87,7 +87,7 @@ class RunTimedOut(RecoveryLabError):
 
 @dataclass
 class RunOutcome:
-    """How one run ended, as seen by the supervisor.
+    """The end of one run, as the supervisor saw it.
 
     Attributes:
         status: ``completed``, ``gave_up`` (the restart policy stopped restarting),

@@ -29,7 +29,7 @@ def fibonacci_naive(n: int) -> int:
 
 
 def fibonacci_exact(n: int) -> int:
-    """Compute the n-th Fibonacci number iteratively, as the reference answer."""
+    """Compute the n-th Fibonacci number iteratively, as the reference result."""
     a, b = 0, 1
     for _ in range(n):
         a, b = b, a + b

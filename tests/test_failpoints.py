@@ -1,4 +1,4 @@
-"""Failpoints fire where they say, with real strategy runs and real SIGKILLs.
+"""Failpoints fire at their named points, in real runs with real SIGKILLs.
 
 Each run arms one failpoint per incarnation, so one run of a strategy tests all
 of its failpoints in turn, and the last incarnation, without a fault, completes.

@@ -45,7 +45,7 @@ def test_kill_mid_hybrid_on_sqlite(tmp_path: Path) -> None:
 )
 def test_kill_mid_hybrid_on_postgres(tmp_path: Path) -> None:
     # Run databases are named after the database of the server URL, so a unique
-    # name here tells this test's databases apart from any other study's.
+    # name here keeps this test's databases apart from any other study's.
     prefix = f"rltest{uuid.uuid4().hex[:8]}"
     server_url = make_url(POSTGRES_URL).set(database=prefix)
     _check_kill_mid_hybrid(

@@ -1,4 +1,4 @@
-"""What every strategy process receives from the supervisor, and shared helpers."""
+"""Configuration that the supervisor passes to each strategy process, and helpers."""
 
 from __future__ import annotations
 

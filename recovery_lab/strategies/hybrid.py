@@ -71,7 +71,7 @@ def run(config: StrategyConfig) -> dict[int, int]:
     """Run or resume the chunked workflow and return the results by task id."""
     launch_dbos(config)
     settings = config.settings
-    # A restarted process asks for the same workflow id. DBOS then returns the
+    # A restarted process starts the same workflow id. DBOS then returns the
     # workflow that launch() is already recovering instead of starting another.
     with SetWorkflowID(WORKFLOW_ID):
         handle = DBOS.start_workflow(
